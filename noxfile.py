@@ -1,0 +1,21 @@
+"""Developer sessions. They run in the active environment (install with `pip install -e ".[dev]"`)."""
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(venv_backend="none")
+def tests(session: nox.Session) -> None:
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def demo(session: nox.Session) -> None:
+    session.run("python", "-m", "scvi_contrastive", "demo", *session.posargs)

@@ -1,0 +1,490 @@
+"""Gene activity: ATAC peak counts summed over each gene's body and promoter, in Python.
+
+BiCLUM's RNA + ATAC input is a cells x genes "gene activity" matrix that its authors compute in
+R (ArchR, Signac). :func:`gene_activity` computes the same kind of matrix from peak and gene
+coordinates: a peak counts for a gene when it shares at least one base with the gene's region
+(body plus promoter), and a cell's activity for the gene is the sum of its counts in those peaks.
+
+All coordinates are 0-based and half-open, as in BED files and peak names written by Cell Ranger
+(``chr1:100-200`` covers bases 100 ... 199). GTF/GFF files are 1-based and closed; they are
+converted on reading.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+
+import anndata as ad
+import bioframe
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scvi import settings
+
+from .validation import check_counts
+
+logger = logging.getLogger(__name__)
+
+# "chr1:100-200" (Cell Ranger), "chr1-100-200" (10x/Signac), "chr1_100_200" (ArchR). The lazy
+# chromosome group lets contig names that contain "_" or "-" (chrUn_KI270742v1) still parse.
+_INTERVAL = re.compile(r"^(?P<chrom>.+?)[:_-](?P<start>\d+)[_-](?P<end>\d+)$")
+# One attribute of a GTF (key "value";) or GFF3 (key=value;) line.
+_ATTRIBUTE = r'(?:^|;)\s*{key}[ =]"?(?P<value>[^";]+)"?'
+# Attributes tried, in order, for a gene's name in a GTF/GFF file.
+_GENE_NAME_KEYS = ("gene_name", "Name", "gene_id", "ID")
+_GENE_ID_KEYS = ("gene_id", "ID")
+_STRANDS = {"+": "+", "-": "-", "1": "+", "-1": "-", "1.0": "+", "-1.0": "-"}
+_UNKNOWN_STRAND = "."
+# Counts are validated in slices of this many stored values, so the check never holds more than
+# one slice of temporaries on top of a 10^5 x 10^5 matrix.
+_GTF_CHUNK_ROWS = 500_000
+_COORDS = ["chrom", "start", "end"]
+
+GeneAnnotation = str | os.PathLike | pd.DataFrame | ad.AnnData
+
+
+def gene_activity(
+    atac: ad.AnnData,
+    genes: GeneAnnotation,
+    *,
+    upstream: int = 2000,
+    downstream: int = 0,
+    gene_body: bool = True,
+    layer: str | None = None,
+    chrom_col: str = "chrom",
+    start_col: str = "start",
+    end_col: str = "end",
+    strand_col: str = "strand",
+    interval_col: str = "interval",
+    gene_name_col: str | None = None,
+    harmonize_chrom: bool = False,
+) -> ad.AnnData:
+    """Sum ATAC peak counts over each gene's body and promoter.
+
+    Every peak that shares at least one base with a gene's region counts for that gene; a peak
+    in two genes' regions counts for both. The result is ``counts @ assignment``, a sparse
+    product of the cells x peaks counts and a 0/1 peaks x genes matrix, so it stays sparse and
+    integer-valued and scales to 10^5 cells x 10^5 peaks.
+
+    A gene's region, for a gene ``[start, end)`` (0-based, half-open):
+
+    - ``+`` strand: ``[start - upstream, end + downstream)``; with ``gene_body=False``,
+      ``[start - upstream, start + 1 + downstream)`` (the TSS base is always included).
+    - ``-`` strand: the mirror image, ``[start - downstream, end + upstream)``; with
+      ``gene_body=False``, ``[end - 1 - downstream, end + upstream)``.
+    - unknown strand (no strand column, or ``.``): ``[start - w, end + w)`` with
+      ``w = max(upstream, downstream)``, whatever ``gene_body`` is, since neither end can be
+      told to be the TSS. This is the case for the ``interval`` column that Cell Ranger ARC
+      writes for genes: it spans the gene's transcription start sites, not its body, so the
+      result is a TSS-proximal (promoter) activity.
+
+    Regions are clipped at 0.
+
+    Parameters
+    ----------
+    atac
+        Cells x peaks raw counts. Peak coordinates come from ``atac.var[[chrom_col, start_col,
+        end_col]]`` when all three columns exist, else from the peak names, written
+        ``chr:start-end``, ``chr-start-end`` or ``chr_start_end``. Not modified.
+    genes
+        Gene annotation, one of
+
+        - a path to a GTF or GFF3 file (gzipped or not); its ``gene`` features are used, named
+          by the ``gene_name`` attribute (else ``Name``, ``gene_id``, ``ID``);
+        - a :class:`~pandas.DataFrame` with columns ``chrom_col``, ``start_col``, ``end_col``
+          and optionally ``strand_col`` (``+``/``-``/``.``, or ``1``/``-1``), or with
+          ``interval_col``; gene names from the index or ``gene_name_col``;
+        - an :class:`~anndata.AnnData` (e.g. the RNA modality) whose ``var`` has those
+          columns or ``interval_col`` (``chrN:start-end``, as Cell Ranger writes it); gene names
+          from ``var_names`` or ``var[gene_name_col]``.
+
+        Genes whose coordinates are missing are dropped with a warning.
+    upstream
+        Bases added before the TSS (strand-aware).
+    downstream
+        Bases added after the gene's end, or after the TSS when ``gene_body=False``.
+    gene_body
+        Whether the region covers the gene body. If ``False``, only the promoter around the TSS.
+    layer
+        Layer of ``atac`` holding raw counts; ``None`` uses ``atac.X``. Values must be finite,
+        non-negative integers (any numeric dtype).
+    chrom_col, start_col, end_col
+        Coordinate columns, looked up in ``atac.var`` and in the gene table.
+    strand_col
+        Strand column of the gene table.
+    interval_col
+        Column holding ``chrN:start-end`` gene intervals, used when the coordinate columns are
+        absent.
+    gene_name_col
+        Column holding gene names, for DataFrame or AnnData ``genes``; ``None`` uses the index.
+    harmonize_chrom
+        If the peaks and the genes name chromosomes differently only by the ``chr`` prefix
+        (``chr1`` vs ``1``, ``chrM`` vs ``MT``), rewrite the gene chromosomes in the peaks'
+        style instead of raising an error.
+
+    Returns
+    -------
+    A new cells x genes :class:`~anndata.AnnData`. ``X`` is sparse CSR in the counts' dtype,
+    widened to 32 bits if narrower (float32 sums are exact up to 2^24 per entry). ``obs`` is a
+    copy of ``atac.obs``. ``var`` has one row per gene, genes without any peak included: the
+    annotation's own columns plus ``chrom``, ``start``, ``end``, ``strand``, the
+    ``region_start``/``region_end`` used and ``n_peaks``. If gene names repeat, ``var_names``
+    are made unique and ``var["gene_name"]`` keeps the names. ``uns["gene_activity"]`` records
+    the parameters and ``peak_gene``, the peak -> gene table used (columns ``peak``, ``gene``).
+
+    Raises
+    ------
+    ValueError
+        If coordinates are malformed, chromosome names differ by the ``chr`` prefix (unless
+        ``harmonize_chrom``), no gene region overlaps any peak, ``layer`` is missing, or the
+        counts are negative, non-integer, NaN or infinite.
+    TypeError
+        If ``genes`` is none of the supported types.
+
+    Examples
+    --------
+    >>> from scvi_contrastive.data import read_pbmc_multiome
+    >>> mdata = read_pbmc_multiome()
+    >>> activity = gene_activity(mdata["atac"], mdata["rna"], layer="counts")
+
+    """
+    _check_extension(upstream, downstream)
+    counts = _counts_matrix(atac, layer)
+    peaks = _peak_table(atac, chrom_col, start_col, end_col)
+    annotation = _gene_table(
+        genes, chrom_col, start_col, end_col, strand_col, interval_col, gene_name_col
+    )
+    unplaced = annotation["chrom"].isna().to_numpy()
+    if unplaced.any():
+        warnings.warn(
+            f"{int(unplaced.sum())} of {len(annotation)} genes have no coordinates and are left "
+            f"out of the gene activity, e.g. {annotation.index[unplaced][:3].tolist()}.",
+            UserWarning,
+            stacklevel=settings.warnings_stacklevel,
+        )
+        annotation = annotation[~unplaced]
+    annotation = annotation.astype({"start": np.int64, "end": np.int64})
+    annotation = _match_chrom_names(peaks, annotation, harmonize_chrom)
+    regions = _gene_regions(annotation, upstream, downstream, gene_body)
+    peak_idx, gene_idx = _overlapping_pairs(peaks, regions)
+
+    assignment = sparse.csr_matrix(
+        (np.ones(len(peak_idx), dtype=_sum_dtype(counts.dtype)), (peak_idx, gene_idx)),
+        shape=(peaks.shape[0], annotation.shape[0]),
+    )
+    activity = sparse.csr_matrix(counts @ assignment)
+    activity.sort_indices()
+
+    var = _output_var(annotation, regions, np.bincount(gene_idx, minlength=annotation.shape[0]))
+    if var.index.has_duplicates:
+        warnings.warn(
+            f"{int(var.index.duplicated().sum())} gene names repeat (e.g. "
+            f"{var.index[var.index.duplicated()][:3].tolist()}); each gene record keeps its "
+            "own column, with var_names made unique and the name in var['gene_name'].",
+            UserWarning,
+            stacklevel=settings.warnings_stacklevel,
+        )
+        var["gene_name"] = var.index.to_numpy()
+        var.index = ad.utils.make_index_unique(var.index)
+    result = ad.AnnData(X=activity, obs=atac.obs.copy(), var=var)
+    result.uns["gene_activity"] = {
+        "upstream": upstream,
+        "downstream": downstream,
+        "gene_body": gene_body,
+        "layer": "X" if layer is None else layer,
+        "coordinates": "0-based half-open (BED)",
+        "n_genes_unknown_strand": int((annotation["strand"] == _UNKNOWN_STRAND).sum()),
+        "peak_gene": pd.DataFrame(
+            {
+                "peak": atac.var_names.to_numpy()[peak_idx].astype(str),
+                "gene": var.index.to_numpy()[gene_idx].astype(str),
+            }
+        ),
+    }
+    return result
+
+
+def _sum_dtype(dtype: np.dtype) -> np.dtype:
+    """Return the counts' dtype widened to >= 32 bits, so sums cannot overflow (uint8)."""
+    floor = np.int32 if np.issubdtype(dtype, np.integer) else np.float32
+    return np.result_type(dtype, floor)
+
+
+def _check_extension(upstream: int, downstream: int) -> None:
+    for name, value in (("upstream", upstream), ("downstream", downstream)):
+        if not isinstance(value, int | np.integer) or value < 0:
+            raise ValueError(f"`{name}` must be a non-negative integer (bases), got {value!r}.")
+
+
+def _counts_matrix(atac: ad.AnnData, layer: str | None) -> sparse.csr_matrix:
+    """Return the counts as CSR (no copy when already CSR), after checking they are raw."""
+    if layer is None:
+        source, matrix = "`atac.X`", atac.X
+    elif layer in atac.layers:
+        source, matrix = f"`atac.layers[{layer!r}]`", atac.layers[layer]
+    else:
+        raise ValueError(
+            f"`layer={layer!r}` is not a layer of `atac` (layers: {list(atac.layers)}). Pass "
+            "one of them, or `layer=None` to use `atac.X`."
+        )
+    if matrix is None:
+        raise ValueError(f"{source} is empty; pass `layer=` naming the raw peak counts.")
+    matrix = sparse.csr_matrix(matrix) if not sparse.issparse(matrix) else matrix.tocsr()
+    check_counts(
+        matrix,
+        source,
+        "Gene activity sums raw peak counts: pass `layer=` naming the raw counts of `atac`.",
+    )
+    return matrix
+
+
+def _peak_table(atac: ad.AnnData, chrom_col: str, start_col: str, end_col: str) -> pd.DataFrame:
+    names = pd.Series(atac.var_names.to_numpy(), dtype=object)
+    columns = [chrom_col, start_col, end_col]
+    if all(col in atac.var.columns for col in columns):
+        table = atac.var[columns].set_axis(_COORDS, axis=1).reset_index(drop=True)
+        source = f"`atac.var` columns {columns}"
+    else:
+        table, source = _parse_intervals(names), "peak names (`atac.var_names`)"
+    peaks = _validated(table, names, "atac", source, allow_missing=False)
+    return peaks.astype({"start": np.int64, "end": np.int64})
+
+
+def _parse_intervals(strings: pd.Series) -> pd.DataFrame:
+    """Split ``chr:start-end`` strings into chrom/start/end; missing entries give NaN rows."""
+    present = strings.notna() & ~strings.astype(str).str.strip().isin(["", "NA", "nan"])
+    parsed = strings.astype(str).str.extract(_INTERVAL)
+    # Entries that are there but do not parse get chrom "" so validation reports them.
+    parsed.loc[present & parsed["chrom"].isna(), "chrom"] = ""
+    return parsed
+
+
+def _validated(
+    table: pd.DataFrame, names: pd.Series, argument: str, source: str, allow_missing: bool
+) -> pd.DataFrame:
+    """Check a chrom/start/end table; rows with no coordinate at all are kept as NaN."""
+    missing = table.isna().all(axis=1).to_numpy()
+    starts = pd.to_numeric(table["start"], errors="coerce")
+    ends = pd.to_numeric(table["end"], errors="coerce")
+    problems = {
+        "missing coordinates": missing if not allow_missing else np.zeros_like(missing),
+        "unparseable coordinates": ~missing & (table["chrom"].isna() | (table["chrom"] == "")),
+        "non-integer start or end": ~missing
+        & (starts.isna() | ends.isna() | (starts % 1 != 0) | (ends % 1 != 0)),
+        "a negative start": starts < 0,
+        "start > end": starts > ends,
+    }
+    for what, rows in problems.items():
+        rows = np.asarray(rows, dtype=bool)
+        if rows.any():
+            raise ValueError(
+                f"{int(rows.sum())} intervals of `{argument}` ({source}) have {what}, e.g. "
+                f"{names[rows].head(3).tolist()}. Write coordinates as 'chr1:100-200' (or "
+                "'chr1-100-200', 'chr1_100_200') or chrom/start/end columns, 0-based "
+                "half-open with 0 <= start <= end; fix or drop these entries."
+            )
+    return pd.DataFrame(
+        {
+            "chrom": table["chrom"].map(str, na_action="ignore").to_numpy(),
+            "start": starts.to_numpy(),
+            "end": ends.to_numpy(),
+        }
+    )
+
+
+def _gene_table(
+    genes: GeneAnnotation,
+    chrom_col: str,
+    start_col: str,
+    end_col: str,
+    strand_col: str,
+    interval_col: str,
+    gene_name_col: str | None,
+) -> pd.DataFrame:
+    """Return the genes as chrom/start/end/strand + annotation columns, names as index."""
+    if isinstance(genes, str | os.PathLike):
+        frame = _read_gene_features(genes)
+        names = frame["gene_name"] if gene_name_col is None else None
+    elif isinstance(genes, pd.DataFrame):
+        frame, names = genes, genes.index
+    elif isinstance(genes, ad.AnnData):
+        frame, names = genes.var, genes.var_names
+    else:
+        raise TypeError(
+            "`genes` must be a GTF/GFF path, a pandas DataFrame with chrom/start/end(/strand) "
+            f"columns, or an AnnData whose var has them or an interval column; got "
+            f"{type(genes).__name__}."
+        )
+    if gene_name_col is not None:
+        if gene_name_col not in frame.columns:
+            raise ValueError(
+                f"`gene_name_col={gene_name_col!r}` is not a column of the gene table "
+                f"(columns: {list(frame.columns)})."
+            )
+        names = frame[gene_name_col]
+    names = pd.Series(np.asarray(names).astype(str), dtype=object)
+    frame = frame.reset_index(drop=True)
+
+    columns = [chrom_col, start_col, end_col]
+    if all(col in frame.columns for col in columns):
+        table, source = frame[columns].set_axis(_COORDS, axis=1), f"columns {columns}"
+    elif interval_col in frame.columns:
+        table, source = _parse_intervals(frame[interval_col]), f"column {interval_col!r}"
+    else:
+        raise ValueError(
+            f"`genes` needs coordinate columns {columns} or an {interval_col!r} column "
+            f"(found {list(frame.columns)}); set `chrom_col`/`start_col`/`end_col` or "
+            "`interval_col` to the names it uses."
+        )
+    coords = _validated(table, names, "genes", source, allow_missing=True)
+    strand = frame[strand_col] if strand_col in frame.columns else None
+    return _assemble_genes(frame, names, coords, strand)
+
+
+def _assemble_genes(
+    frame: pd.DataFrame, names: pd.Series, coords: pd.DataFrame, strand: pd.Series | None
+) -> pd.DataFrame:
+    """Coordinates and strand first, then the annotation's other columns; names as index."""
+    if strand is None:
+        coords["strand"] = _UNKNOWN_STRAND
+    else:
+        strand = strand.astype(str).str.strip().map(_STRANDS).fillna(_UNKNOWN_STRAND)
+        coords["strand"] = strand.to_numpy()
+    extra = frame.drop(columns=[c for c in coords.columns if c in frame.columns])
+    # Genes without coordinates keep NaN here; gene_activity reports and drops them.
+    return pd.concat([coords, extra], axis=1).set_index(pd.Index(names, name=None))
+
+
+def _read_gene_features(path: str | os.PathLike) -> pd.DataFrame:
+    """Read the ``gene`` features of a GTF/GFF3 file, in 0-based half-open coordinates."""
+    columns = ["chrom", "source", "feature", "start", "end", "score", "strand", "frame", "attr"]
+    reader = pd.read_csv(
+        path,
+        sep="\t",
+        comment="#",
+        header=None,
+        names=columns,
+        usecols=["chrom", "feature", "start", "end", "strand", "attr"],
+        dtype={"chrom": str, "feature": str, "strand": str, "attr": str},
+        chunksize=_GTF_CHUNK_ROWS,
+    )
+    # Reading in chunks keeps only gene rows: a full GENCODE GTF has ~3 million lines.
+    features = pd.concat([chunk[chunk["feature"] == "gene"] for chunk in reader])
+    if features.empty:
+        raise ValueError(
+            f"`genes` file {os.fspath(path)!r} has no 'gene' features; pass a GTF/GFF3 with "
+            "gene lines, or a table of gene coordinates."
+        )
+    return pd.DataFrame(
+        {
+            "chrom": features["chrom"].to_numpy(),
+            "start": features["start"].to_numpy(np.int64) - 1,  # GTF/GFF are 1-based, closed
+            "end": features["end"].to_numpy(np.int64),
+            "strand": features["strand"].to_numpy(),
+            "gene_name": _first_attribute(features["attr"], _GENE_NAME_KEYS),
+            "gene_id": _first_attribute(features["attr"], _GENE_ID_KEYS),
+        }
+    )
+
+
+def _first_attribute(attributes: pd.Series, keys: tuple[str, ...]) -> np.ndarray:
+    values = pd.Series(np.nan, index=attributes.index, dtype=object)
+    for key in keys:
+        found = attributes.str.extract(_ATTRIBUTE.format(key=re.escape(key)))["value"]
+        values = values.fillna(found)
+    return values.to_numpy()
+
+
+def _chrom_key(chrom: str) -> str:
+    key = chrom.removeprefix("chr")
+    return "M" if key == "MT" else key
+
+
+def _match_chrom_names(peaks: pd.DataFrame, genes: pd.DataFrame, harmonize: bool) -> pd.DataFrame:
+    """Catch chromosome names that differ only by the ``chr`` prefix, or rewrite the genes'."""
+    peak_chroms, gene_chroms = set(peaks["chrom"]), set(genes["chrom"])
+    shared = peak_chroms & gene_chroms
+    shared_keys = {_chrom_key(c) for c in peak_chroms} & {_chrom_key(c) for c in gene_chroms}
+    if len(shared_keys) <= len(shared):
+        return genes
+    if not harmonize:
+        peak_only = sorted(peak_chroms - gene_chroms)[:3]
+        gene_only = sorted(gene_chroms - peak_chroms)[:3]
+        raise ValueError(
+            f"Peaks and genes name chromosomes differently: `atac` peaks use {peak_only} but "
+            f"`genes` use {gene_only} (a 'chr' prefix on one side only). Rename one side's "
+            "chromosomes, or pass `harmonize_chrom=True` to rewrite the genes' in the peaks' "
+            "style."
+        )
+    by_key = {_chrom_key(c): c for c in peak_chroms}
+    renamed = genes["chrom"].map(lambda c: by_key.get(_chrom_key(c), c))
+    logger.info(
+        "harmonize_chrom: renamed the chromosome of %d genes to the peaks' naming.",
+        int((renamed != genes["chrom"]).sum()),
+    )
+    return genes.assign(chrom=renamed)
+
+
+def _gene_regions(
+    genes: pd.DataFrame, upstream: int, downstream: int, gene_body: bool
+) -> pd.DataFrame:
+    """Region of each gene that a peak must overlap (see :func:`gene_activity`)."""
+    start, end = genes["start"].to_numpy(), genes["end"].to_numpy()
+    plus = (genes["strand"] == "+").to_numpy()
+    minus = (genes["strand"] == "-").to_numpy()
+    flank = max(upstream, downstream)
+    if gene_body:
+        plus_region = (start - upstream, end + downstream)
+        minus_region = (start - downstream, end + upstream)
+    else:
+        plus_region = (start - upstream, start + 1 + downstream)
+        minus_region = (end - 1 - downstream, end + upstream)
+    unknown_region = (start - flank, end + flank)
+    region_start = np.select([plus, minus], [plus_region[0], minus_region[0]], unknown_region[0])
+    region_end = np.select([plus, minus], [plus_region[1], minus_region[1]], unknown_region[1])
+
+    n_unknown = int((~plus & ~minus).sum())
+    if n_unknown:
+        logger.info(
+            "%d of %d genes have no strand (e.g. Cell Ranger's TSS interval): their region is "
+            "their interval extended by max(upstream, downstream) = %d bp on both sides.",
+            n_unknown,
+            len(genes),
+            flank,
+        )
+    return pd.DataFrame(
+        {
+            "chrom": genes["chrom"].to_numpy(),
+            "start": np.maximum(region_start, 0),
+            "end": np.maximum(region_end, 0),
+        }
+    )
+
+
+def _overlapping_pairs(peaks: pd.DataFrame, regions: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Positions of (peak, gene) pairs sharing >= 1 base, sorted by peak then gene."""
+    hits = bioframe.overlap(
+        peaks.reset_index(drop=True),
+        regions.reset_index(drop=True),
+        how="inner",
+        return_input=False,
+        return_index=True,
+    )
+    if hits.empty:
+        raise ValueError(
+            "No gene region overlaps any peak: check that `atac` and `genes` use the same "
+            "genome assembly and chromosome names, or increase `upstream`/`downstream`."
+        )
+    pairs = np.unique(hits[["index", "index_"]].to_numpy(np.int64), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _output_var(genes: pd.DataFrame, regions: pd.DataFrame, n_peaks: np.ndarray) -> pd.DataFrame:
+    var = genes.copy()
+    var["region_start"] = regions["start"].to_numpy()
+    var["region_end"] = regions["end"].to_numpy()
+    var["n_peaks"] = n_peaks
+    return var

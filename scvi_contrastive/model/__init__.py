@@ -1,0 +1,5 @@
+"""User-facing models."""
+
+from .scmdcf import SCMDCF
+
+__all__ = ["SCMDCF"]

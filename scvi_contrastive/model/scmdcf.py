@@ -1,0 +1,578 @@
+"""Paired contrastive fusion of multi-omics cells, after scMDCF (Genome Medicine 2026)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from mudata import MuData
+from scvi import REGISTRY_KEYS as SCVI_KEYS
+from scvi.data import AnnDataManager, fields
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+from scvi.utils import setup_anndata_dsp
+
+from .._constants import MODALITIES, REGISTRY_KEYS
+from ..data.feature_moments import log_normalized_moments
+from ..data.fields import MuDataObservedModalitiesField, count_field
+from ..data.validation import check_finite, row_sums
+from ..module.fusion import MODALITY_KEYS, ContrastiveFusionModule
+from ..train.fusion import ContrastiveFusionTrainingPlan
+
+logger = logging.getLogger(__name__)
+
+#: ``setup_mudata`` argument naming each modality's layer.
+_LAYER_ARGS = {
+    MODALITIES.RNA: "rna_layer",
+    MODALITIES.PROTEIN: "protein_layer",
+    MODALITIES.ATAC: "atac_layer",
+}
+
+
+class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
+    """Contrastive fusion of paired multi-omics cells (CITE-seq, Multiome, RNA+ATAC+protein).
+
+    After scMDCF (Cheng et al., Genome Medicine 2026): one encoder per modality, a
+    cross-modality contrastive loss aligning each cell's views, a learned attention fusion of
+    the views into one joint embedding, count likelihoods for reconstruction from the joint
+    embedding (batch and covariates injected into the decoders, as in scvi-tools), and a DEC
+    clustering head trained in the same ``train()`` call after a warm-up.
+
+    Cells measured in only some modalities (a MuData whose modalities hold different subsets
+    of ``mdata.obs``) are embedded from the modalities they have; contrastive terms use only
+    cells with both views.
+
+    Parameters
+    ----------
+    adata
+        MuData registered with :meth:`setup_mudata`.
+    n_latent
+        Dimension of the per-modality and joint embeddings.
+    n_hidden
+        Width of hidden layers.
+    n_layers
+        Hidden layers of each encoder.
+    dropout_rate
+        Dropout in the encoders.
+    n_clusters
+        Number of clusters of the DEC head; ``None`` picks it by Leiden on the joint
+        embedding when the clustering phase starts.
+    max_clusters
+        Largest number of clusters the DEC head can hold.
+    rna_likelihood
+        ``"nb"`` or ``"zinb"``.
+    protein_likelihood
+        ``"nb_mixture"`` (totalVI-style background/foreground) or ``"nb"``.
+    atac_likelihood
+        ``"bernoulli"`` (on binarised counts) or ``"poisson"``.
+    contrastive_loss
+        ``"mutual_information"`` (scMDCF's entropy-regularised form, weight ``lamb``) or
+        ``"info_nce"``.
+    lamb
+        Entropy weight of the mutual-information loss; ``None`` uses scMDCF's (0.5 with
+        protein, 10 with ATAC).
+    reconstruction_weights
+        Weight per modality (``{"rna": 1.0, "protein": 1.0}``) of its reconstruction term,
+        each averaged over the modality's features.
+    contrastive_weight
+        Weight of the contrastive loss.
+    clustering_weight
+        Weight of the DEC loss in the clustering phase.
+    **module_kwargs
+        Passed to :class:`~scvi_contrastive.module.ContrastiveFusionModule`.
+
+    Examples
+    --------
+    >>> mdata = scvi_contrastive.data.read_cite_seq("pbmc10x_cite")
+    >>> SCMDCF.setup_mudata(
+    ...     mdata, rna_layer="counts", protein_layer="counts",
+    ...     modalities={"rna_layer": "rna", "protein_layer": "prot"},
+    ... )
+    >>> model = SCMDCF(mdata)
+    >>> model.train()
+    >>> mdata.obsm["X_scmdcf"] = model.get_latent_representation()
+    >>> mdata.obs["scmdcf_cluster"] = model.get_cluster_assignments().astype(str)
+    """
+
+    _module_cls = ContrastiveFusionModule
+    _training_plan_cls = ContrastiveFusionTrainingPlan
+
+    def __init__(
+        self,
+        adata: MuData,
+        n_latent: int = 16,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        n_clusters: int | None = None,
+        max_clusters: int = 50,
+        rna_likelihood: Literal["nb", "zinb"] = "nb",
+        protein_likelihood: Literal["nb_mixture", "nb"] = "nb_mixture",
+        atac_likelihood: Literal["bernoulli", "poisson"] = "bernoulli",
+        contrastive_loss: Literal["mutual_information", "info_nce"] = "mutual_information",
+        lamb: float | None = None,
+        reconstruction_weights: dict[str, float] | None = None,
+        contrastive_weight: float = 1.0,
+        clustering_weight: float = 1.0,
+        **module_kwargs,
+    ):
+        super().__init__(adata)
+        if n_clusters is not None and n_clusters < 2:
+            raise ValueError(f"`n_clusters` must be at least 2 or None, got {n_clusters}.")
+        self.n_clusters = n_clusters
+        registry = self.adata_manager.data_registry
+        n_features = {
+            m: self.adata_manager.get_from_registry(key).shape[1]
+            for m, key in MODALITY_KEYS.items()
+            if key in registry
+        }
+        n_cats_per_cov = (
+            self.adata_manager.get_state_registry(SCVI_KEYS.CAT_COVS_KEY).n_cats_per_key
+            if SCVI_KEYS.CAT_COVS_KEY in registry
+            else None
+        )
+        self.module = self._module_cls(
+            n_features,
+            n_batch=self.summary_stats.n_batch,
+            n_cats_per_cov=n_cats_per_cov,
+            n_continuous_cov=self.summary_stats.get("n_extra_continuous_covs", 0),
+            n_latent=n_latent,
+            n_hidden=n_hidden,
+            n_layers=n_layers,
+            dropout_rate=dropout_rate,
+            likelihoods={
+                MODALITIES.RNA: rna_likelihood,
+                MODALITIES.PROTEIN: protein_likelihood,
+                MODALITIES.ATAC: atac_likelihood,
+            },
+            contrastive_loss=contrastive_loss,
+            lamb=lamb,
+            reconstruction_weights=reconstruction_weights,
+            contrastive_weight=contrastive_weight,
+            clustering_weight=clustering_weight,
+            max_clusters=max(max_clusters, n_clusters or 0),
+            **module_kwargs,
+        )
+        self._set_feature_scaling()
+        self._model_summary_string = (
+            f"SCMDCF model with modalities {self.module.modalities} "
+            f"({', '.join(f'{m}: {n}' for m, n in n_features.items())} features), "
+            f"n_latent: {n_latent}, contrastive loss: {contrastive_loss}, "
+            f"n_clusters: {n_clusters if n_clusters is not None else 'Leiden'}, "
+            f"likelihoods: {self.module.likelihoods}"
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    def _set_feature_scaling(self) -> None:
+        """Fix each encoder's input standardisation from the cells measured in its modality."""
+        observed = self._observed()
+        for i, m in enumerate(self.module.modalities):
+            matrix = self.adata_manager.get_from_registry(MODALITY_KEYS[m])
+            mean, std = log_normalized_moments(matrix, np.flatnonzero(observed[:, i] > 0))
+            self.module.encoders[m].set_feature_scaling(
+                torch.from_numpy(mean), torch.from_numpy(std)
+            )
+
+    def _observed(self) -> np.ndarray:
+        table = self.adata_manager.get_from_registry(REGISTRY_KEYS.OBSERVED_KEY)
+        return np.asarray(table, dtype=np.float32)
+
+    def train(
+        self,
+        max_epochs: int | None = None,
+        n_epochs_pretrain: int | None = None,
+        accelerator: str = "auto",
+        devices: int | list[int] | str = "auto",
+        train_size: float | None = None,
+        validation_size: float | None = None,
+        batch_size: int = 256,
+        early_stopping: bool = False,
+        lr: float = 2e-3,
+        plan_kwargs: dict | None = None,
+        datasplitter_kwargs: dict | None = None,
+        **trainer_kwargs,
+    ):
+        """Train the model: warm-up, then the clustering phase, in one call.
+
+        Parameters
+        ----------
+        max_epochs
+            Total number of epochs. ``None`` uses 200.
+        n_epochs_pretrain
+            Epochs before the DEC clustering phase begins; ``None`` uses half of
+            ``max_epochs``.
+        accelerator
+            Lightning accelerator (``"auto"`` uses a GPU when present).
+        devices
+            Lightning devices.
+        train_size
+            Fraction of cells used for training (scvi's default, 0.9, when ``None``).
+        validation_size
+            Fraction of cells for validation.
+        batch_size
+            Minibatch size; the contrastive loss compares cells within a minibatch, so larger
+            batches give it more negatives.
+        early_stopping
+            Stop when the validation ELBO stops improving.
+        lr
+            Learning rate of Adam.
+        plan_kwargs
+            Passed to :class:`~scvi_contrastive.train.ContrastiveFusionTrainingPlan`; values
+            here override the arguments above.
+        datasplitter_kwargs
+            Passed to scvi's :class:`~scvi.dataloaders.DataSplitter`.
+        **trainer_kwargs
+            Passed to :class:`~scvi.train.Trainer`, e.g. ``strategy="ddp"`` and ``devices=4``
+            for distributed training.
+        """
+        max_epochs = 200 if max_epochs is None else max_epochs
+        if n_epochs_pretrain is None:
+            n_epochs_pretrain = max_epochs // 2
+        plan_kwargs = {
+            "lr": lr,
+            "n_epochs_pretrain": n_epochs_pretrain,
+            "n_clusters": self.n_clusters,
+            **(plan_kwargs or {}),
+        }
+        return super().train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            train_size=train_size,
+            validation_size=validation_size,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            plan_kwargs=plan_kwargs,
+            datasplitter_kwargs=datasplitter_kwargs,
+            **trainer_kwargs,
+        )
+
+    @torch.inference_mode()
+    def _inference_outputs(
+        self, adata: MuData | None, indices: Sequence[int] | None, batch_size: int | None, keys
+    ) -> dict[str, np.ndarray]:
+        adata = self._validate_anndata(adata)
+        loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
+        collected = {key: [] for key in keys}
+        for tensors in loader:
+            outputs = self.module.inference(**self.module._get_inference_input(tensors))
+            for key in keys:
+                collected[key].append(outputs[key].cpu())
+        return {key: torch.cat(values).numpy() for key, values in collected.items()}
+
+    def get_latent_representation(
+        self,
+        adata: MuData | None = None,
+        indices: Sequence[int] | None = None,
+        batch_size: int | None = None,
+        modality: str = "joint",
+    ) -> np.ndarray:
+        """Embedding of each cell.
+
+        Parameters
+        ----------
+        adata
+            MuData with the registered modalities; the one the model was set up with if
+            ``None``.
+        indices
+            Cells to embed (all if ``None``).
+        batch_size
+            Minibatch size for inference.
+        modality
+            ``"joint"`` for the fused embedding, or ``"rna"``, ``"protein"``, ``"atac"`` for
+            one encoder's embedding (``NaN`` rows for cells not measured in that modality).
+
+        Returns
+        -------
+        ``(n_cells, n_latent)`` array.
+        """
+        if modality == "joint":
+            return self._inference_outputs(adata, indices, batch_size, ["z"])["z"]
+        if modality not in self.module.modalities:
+            raise ValueError(
+                f"`modality` must be 'joint' or one of {self.module.modalities}, got {modality!r}."
+            )
+        out = self._inference_outputs(adata, indices, batch_size, [f"z_{modality}", "observed"])
+        latent = out[f"z_{modality}"].copy()
+        latent[out["observed"][:, self.module.modalities.index(modality)] <= 0] = np.nan
+        return latent
+
+    def get_fusion_weights(
+        self,
+        adata: MuData | None = None,
+        indices: Sequence[int] | None = None,
+        batch_size: int | None = None,
+    ) -> pd.DataFrame:
+        """Attention weight of each modality in each cell's joint embedding."""
+        adata = self._validate_anndata(adata)
+        weights = self._inference_outputs(adata, indices, batch_size, ["fusion_weights"])
+        obs_names = adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
+        return pd.DataFrame(
+            weights["fusion_weights"], index=obs_names, columns=self.module.modalities
+        )
+
+    def get_cluster_assignments(
+        self,
+        adata: MuData | None = None,
+        indices: Sequence[int] | None = None,
+        batch_size: int | None = None,
+        soft: bool = False,
+    ) -> np.ndarray:
+        """Clusters of the DEC head.
+
+        Parameters
+        ----------
+        adata
+            MuData; the one the model was set up with if ``None``.
+        indices
+            Cells (all if ``None``).
+        batch_size
+            Minibatch size for inference.
+        soft
+            Return the ``(n_cells, k)`` soft assignment instead of the hard labels.
+
+        Returns
+        -------
+        Integer cluster per cell, or the soft assignment.
+        """
+        if not self.module.dec.initialized:
+            raise RuntimeError("Clusters are initialised during `train()`; train the model first.")
+        latent = torch.from_numpy(self.get_latent_representation(adata, indices, batch_size))
+        q = self.module.soft_clusters(latent.to(self.device)).cpu().numpy()
+        return q if soft else q.argmax(axis=1)
+
+    @torch.inference_mode()
+    def get_normalized_expression(
+        self,
+        adata: MuData | None = None,
+        indices: Sequence[int] | None = None,
+        modality: str = "rna",
+        library_size: float = 1.0,
+        transform_batch: str | None = None,
+        batch_size: int | None = None,
+    ) -> pd.DataFrame:
+        """Decoded (denoised, and for unmeasured modalities imputed) values of each feature.
+
+        Every cell is decoded from its joint embedding, so a cell measured only in RNA gets
+        protein or accessibility values imputed from it (cross-modal imputation).
+
+        Parameters
+        ----------
+        adata
+            MuData; the one the model was set up with if ``None``.
+        indices
+            Cells (all if ``None``).
+        modality
+            ``"rna"``, ``"protein"`` or ``"atac"``.
+        library_size
+            RNA (and Poisson ATAC) values are expected counts at this library size (1 gives
+            proportions). Protein values are the expected counts of the likelihood (background
+            included); Bernoulli ATAC values are accessibility probabilities.
+        transform_batch
+            Decode every cell as if it came from this batch category.
+        batch_size
+            Minibatch size for inference.
+
+        Returns
+        -------
+        DataFrame of cells × features.
+        """
+        if modality not in self.module.modalities:
+            raise ValueError(
+                f"`modality` must be one of {self.module.modalities}, got {modality!r}."
+            )
+        adata = self._validate_anndata(adata)
+        batch_code = self._batch_code(transform_batch)
+        loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
+        values = []
+        for tensors in loader:
+            if batch_code is not None:
+                tensors[SCVI_KEYS.BATCH_KEY] = torch.full_like(
+                    tensors[SCVI_KEYS.BATCH_KEY], batch_code
+                )
+            inference_outputs = self.module.inference(**self.module._get_inference_input(tensors))
+            generative_input = self.module._get_generative_input(tensors, inference_outputs)
+            library = dict(generative_input["library"])
+            if modality != MODALITIES.ATAC or self.module.likelihoods[modality] == "poisson":
+                library[modality] = torch.full_like(library[modality], float(np.log(library_size)))
+            generative_input.update(library=library, size_factor=None)
+            values.append(self.module.generative(**generative_input)[f"p_{modality}"].mean.cpu())
+        mod_key = self.adata_manager.get_state_registry(MODALITY_KEYS[modality])
+        obs_names = adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
+        return pd.DataFrame(
+            torch.cat(values).numpy(), index=obs_names, columns=mod_key.column_names
+        )
+
+    def _batch_code(self, category: str | None) -> int | None:
+        if category is None:
+            return None
+        mapping = list(
+            self.adata_manager.get_state_registry(SCVI_KEYS.BATCH_KEY).categorical_mapping
+        )
+        if category not in mapping:
+            raise ValueError(
+                f"`transform_batch` {category!r} is not a batch category; known: {mapping}."
+            )
+        return mapping.index(category)
+
+    @classmethod
+    def setup_anndata(cls, adata, *args, **kwargs):
+        """Not supported: paired modalities are registered from a MuData.
+
+        Use :meth:`setup_mudata`, e.g. with ``mudata.MuData({"rna": rna, "prot": prot})``.
+        """
+        raise TypeError(
+            "SCMDCF registers paired modalities from a MuData; use `SCMDCF.setup_mudata(mdata, "
+            "..., modalities={'rna_layer': 'rna', 'protein_layer': 'prot'})`."
+        )
+
+    @classmethod
+    @setup_anndata_dsp.dedent
+    def setup_mudata(
+        cls,
+        mdata: MuData,
+        rna_layer: str | None = None,
+        protein_layer: str | None = None,
+        atac_layer: str | None = None,
+        batch_key: str | None = None,
+        size_factor_key: str | None = None,
+        categorical_covariate_keys: list[str] | None = None,
+        continuous_covariate_keys: list[str] | None = None,
+        modalities: dict[str, str] | None = None,
+        **kwargs,
+    ):
+        """%(summary_mdata)s.
+
+        Register any two of RNA, protein and ATAC counts (or all three) of the same cells.
+        Modalities may hold different subsets of ``mdata.obs`` (cells measured in only some
+        modalities).
+
+        Adds to ``mdata``: ``obsm["_scvi_contrastive_observed"]`` (which modalities measured
+        each cell) and, for each modality whose cells differ from ``mdata.obs``,
+        ``obsm["_scvi_contrastive_<modality>"]`` (its counts aligned to ``mdata.obs``, zero rows
+        for cells it lacks) and ``uns["_scvi_contrastive_<modality>_var_names"]``. As in every
+        scvi-tools model, ``uns["_scvi_uuid"]``/``uns["_scvi_manager_uuid"]`` are set and a
+        dense count matrix that is not C-contiguous is made so (values unchanged).
+
+        Parameters
+        ----------
+        %(param_mdata)s
+        rna_layer
+            RNA layer of raw counts; ``None`` uses ``.X`` of the RNA modality.
+        protein_layer
+            Protein layer of raw counts; ``None`` uses ``.X`` of the protein modality.
+        atac_layer
+            ATAC layer of raw counts; ``None`` uses ``.X`` of the ATAC modality.
+        %(param_batch_key)s
+        size_factor_key
+            Column of ``.obs`` with RNA size factors, used instead of the observed library size.
+        %(param_cat_cov_keys)s
+        %(param_cont_cov_keys)s
+        %(param_modalities)s
+
+        Examples
+        --------
+        >>> SCMDCF.setup_mudata(
+        ...     mdata, rna_layer="counts", protein_layer="counts",
+        ...     modalities={"rna_layer": "rna", "protein_layer": "prot"},
+        ... )
+        """
+        setup_method_args = cls._get_setup_method_args(**locals())
+        if not isinstance(mdata, MuData):
+            raise TypeError(
+                f"`mdata` must be a MuData, got {type(mdata).__name__}. Build one with "
+                "`mudata.MuData({'rna': rna, 'prot': prot})`."
+            )
+        if modalities is None:
+            raise ValueError(
+                "`modalities` is required, e.g. {'rna_layer': 'rna', 'protein_layer': 'prot'}."
+            )
+        modalities = cls._create_modalities_attr_dict(modalities, setup_method_args)
+        mod_keys = {m: getattr(modalities, arg) for m, arg in _LAYER_ARGS.items()}
+        mod_keys = {m: k for m, k in mod_keys.items() if k is not None}
+        _validate_mudata(mdata, mod_keys)
+        all_layers = {
+            MODALITIES.RNA: rna_layer,
+            MODALITIES.PROTEIN: protein_layer,
+            MODALITIES.ATAC: atac_layer,
+        }
+
+        mudata_fields = [
+            fields.MuDataCategoricalObsField(
+                SCVI_KEYS.BATCH_KEY, batch_key, mod_key=modalities.batch_key
+            ),
+            fields.MuDataNumericalObsField(
+                SCVI_KEYS.SIZE_FACTOR_KEY,
+                size_factor_key,
+                mod_key=modalities.size_factor_key,
+                required=False,
+            ),
+            fields.MuDataCategoricalJointObsField(
+                SCVI_KEYS.CAT_COVS_KEY,
+                categorical_covariate_keys,
+                mod_key=modalities.categorical_covariate_keys,
+            ),
+            fields.MuDataNumericalJointObsField(
+                SCVI_KEYS.CONT_COVS_KEY,
+                continuous_covariate_keys,
+                mod_key=modalities.continuous_covariate_keys,
+            ),
+            MuDataObservedModalitiesField(REGISTRY_KEYS.OBSERVED_KEY, list(mod_keys.values())),
+        ]
+        mudata_fields += [
+            count_field(MODALITY_KEYS[m], mdata, mod_key, all_layers[m])
+            for m, mod_key in mod_keys.items()
+        ]
+        adata_manager = AnnDataManager(fields=mudata_fields, setup_method_args=setup_method_args)
+        adata_manager.register_fields(mdata, **kwargs)
+        _check_registered_counts(adata_manager, list(mod_keys))
+        cls.register_manager(adata_manager)
+
+
+def _validate_mudata(mdata: MuData, mod_keys: dict[str, str]) -> None:
+    if len(mod_keys) < 2:
+        raise ValueError(
+            "SCMDCF integrates at least two modalities; name them in `modalities`, e.g. "
+            "{'rna_layer': 'rna', 'protein_layer': 'prot'}."
+        )
+    if mdata.n_obs == 0:
+        raise ValueError("`mdata` has no cells.")
+    if not mdata.obs_names.is_unique:
+        raise ValueError(
+            "`mdata.obs_names` are not unique; call `mdata.obs_names_make_unique()` first."
+        )
+    for mod_key in mod_keys.values():
+        if mod_key not in mdata.mod:
+            raise ValueError(
+                f"Modality {mod_key!r} not found in the MuData, which has {list(mdata.mod)}. "
+                "Fix the `modalities` argument."
+            )
+        modality = mdata.mod[mod_key]
+        if not modality.obs_names.isin(mdata.obs_names).all():
+            raise ValueError(
+                f"Modality {mod_key!r} holds cells missing from `mdata.obs`; call "
+                "`mdata.update()` after changing modalities."
+            )
+
+
+def _check_registered_counts(adata_manager: AnnDataManager, modalities: list[str]) -> None:
+    """Refuse cells without counts in every modality, and non-finite covariates."""
+    observed = np.asarray(adata_manager.get_from_registry(REGISTRY_KEYS.OBSERVED_KEY))
+    totals = np.zeros(observed.shape[0])
+    for m in modalities:
+        totals += row_sums(adata_manager.get_from_registry(MODALITY_KEYS[m]))
+    empty = np.flatnonzero(totals == 0)
+    if empty.size:
+        names = list(adata_manager.adata.obs_names[empty[:5]])
+        raise ValueError(
+            f"{empty.size} cells have no counts in any registered modality (e.g. {names}). "
+            "Remove them before setup, e.g. `mdata = mdata[total_counts > 0].copy()`."
+        )
+    if SCVI_KEYS.CONT_COVS_KEY in adata_manager.data_registry:
+        check_finite(
+            np.asarray(adata_manager.get_from_registry(SCVI_KEYS.CONT_COVS_KEY), dtype=float),
+            "`continuous_covariate_keys`",
+        )

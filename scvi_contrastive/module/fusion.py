@@ -1,0 +1,358 @@
+"""Module of the paired contrastive fusion model (:class:`~scvi_contrastive.model.SCMDCF`)."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from scvi import REGISTRY_KEYS as SCVI_KEYS
+from scvi.distributions import (
+    NegativeBinomial,
+    NegativeBinomialMixture,
+    Poisson,
+    ZeroInflatedNegativeBinomial,
+)
+from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
+from torch import nn
+from torch.distributions import Bernoulli
+
+from .._constants import MODALITIES, REGISTRY_KEYS
+from ..nn.clustering import DECHead, clustering_loss, target_distribution
+from ..nn.contrastive import info_nce_loss, mutual_information_loss
+from ..nn.decoders import MultiHeadDecoder
+from ..nn.encoders import CountEncoder
+from ..nn.fusion import AttentionFusion
+
+#: Registry key of each modality's counts.
+MODALITY_KEYS = {
+    MODALITIES.RNA: REGISTRY_KEYS.RNA_KEY,
+    MODALITIES.PROTEIN: REGISTRY_KEYS.PROTEIN_KEY,
+    MODALITIES.ATAC: REGISTRY_KEYS.ATAC_KEY,
+}
+#: scMDCF's entropy weight of the mutual-information loss, by the non-RNA modality of a pair.
+DEFAULT_LAMB = {MODALITIES.PROTEIN: 0.5, MODALITIES.ATAC: 10.0}
+_LIKELIHOOD_HEADS = {
+    "nb": ("scale",),
+    "zinb": ("scale", "dropout"),
+    "nb_mixture": ("background", "foreground", "mixing"),
+    "bernoulli": ("logits",),
+    "poisson": ("scale",),
+}
+_ALLOWED_LIKELIHOODS = {
+    MODALITIES.RNA: ("nb", "zinb"),
+    MODALITIES.PROTEIN: ("nb_mixture", "nb"),
+    MODALITIES.ATAC: ("bernoulli", "poisson"),
+}
+
+
+class ContrastiveFusionModule(BaseModuleClass):
+    """Per-modality encoders, contrastive alignment, attention fusion, count decoders and DEC.
+
+    Parameters
+    ----------
+    n_features
+        Number of features of each modality present, keyed by ``"rna"``, ``"protein"``,
+        ``"atac"`` (at least two).
+    n_batch
+        Number of batches; batch is injected into the decoders.
+    n_cats_per_cov
+        Category counts of extra categorical covariates (decoders).
+    n_continuous_cov
+        Number of continuous covariates (decoders).
+    n_latent
+        Dimension of the per-modality and joint embeddings.
+    n_hidden
+        Width of hidden layers.
+    n_layers
+        Hidden layers of each encoder (decoders have one fewer, at least one).
+    dropout_rate
+        Dropout in the encoders.
+    likelihoods
+        Count likelihood per modality: RNA ``"nb"``/``"zinb"``, protein ``"nb_mixture"`` (a
+        totalVI-style background/foreground mixture) or ``"nb"``, ATAC ``"bernoulli"`` (on
+        binarised counts) or ``"poisson"``.
+    contrastive_loss
+        ``"mutual_information"`` (scMDCF's entropy-regularised form) or ``"info_nce"``.
+    n_contrastive
+        Output dimension of the projection head the contrastive loss sees.
+    lamb
+        Entropy weight of the mutual-information loss; ``None`` uses scMDCF's values, 0.5 for
+        pairs with protein and 10 for pairs with ATAC.
+    temperature
+        Temperature of the InfoNCE loss.
+    reconstruction_weights
+        Weight of each modality's reconstruction term. Each term is the negative
+        log-likelihood averaged over the modality's features, so a 14-antibody panel and a
+        1,000-gene panel start on equal footing.
+    contrastive_weight
+        Weight of the contrastive loss.
+    clustering_weight
+        Weight of the DEC loss once clusters are initialised (the training plan schedules it).
+    max_clusters
+        Room for cluster centres in the DEC head.
+    """
+
+    def __init__(
+        self,
+        n_features: dict[str, int],
+        n_batch: int = 0,
+        n_cats_per_cov: list[int] | None = None,
+        n_continuous_cov: int = 0,
+        n_latent: int = 16,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        likelihoods: dict[str, str] | None = None,
+        contrastive_loss: Literal["mutual_information", "info_nce"] = "mutual_information",
+        n_contrastive: int = 16,
+        lamb: float | None = None,
+        temperature: float = 0.1,
+        reconstruction_weights: dict[str, float] | None = None,
+        contrastive_weight: float = 1.0,
+        clustering_weight: float = 1.0,
+        max_clusters: int = 50,
+    ):
+        super().__init__()
+        self.modalities = [m for m in MODALITY_KEYS if n_features.get(m, 0) > 0]
+        if len(self.modalities) < 2:
+            raise ValueError(f"At least two modalities are needed, got {self.modalities}.")
+        if contrastive_loss not in ("mutual_information", "info_nce"):
+            raise ValueError(
+                "`contrastive_loss` must be 'mutual_information' or 'info_nce', got "
+                f"{contrastive_loss!r}."
+            )
+        self.n_features = {m: n_features[m] for m in self.modalities}
+        self.likelihoods = _resolve_likelihoods(self.modalities, likelihoods)
+        self.contrastive_loss = contrastive_loss
+        self.lamb = lamb
+        self.temperature = temperature
+        self.reconstruction_weights = {
+            m: (reconstruction_weights or {}).get(m, 1.0) for m in self.modalities
+        }
+        self.contrastive_weight = contrastive_weight
+        self.clustering_weight = clustering_weight
+
+        cat_list = [n_batch, *(n_cats_per_cov or [])]
+        self.encoders = nn.ModuleDict(
+            {
+                m: CountEncoder(
+                    n, n_latent, n_hidden=n_hidden, n_layers=n_layers, dropout_rate=dropout_rate
+                )
+                for m, n in self.n_features.items()
+            }
+        )
+        self.fusion = AttentionFusion(n_latent, len(self.modalities))
+        self.projection = nn.Linear(n_latent, n_contrastive)
+        self.decoders = nn.ModuleDict(
+            {
+                m: MultiHeadDecoder(
+                    n_latent,
+                    n,
+                    _LIKELIHOOD_HEADS[self.likelihoods[m]],
+                    n_cat_list=cat_list,
+                    n_cont=n_continuous_cov,
+                    n_hidden=n_hidden,
+                    n_layers=max(n_layers - 1, 1),
+                )
+                for m, n in self.n_features.items()
+            }
+        )
+        self.log_dispersion = nn.ParameterDict(
+            {
+                m: nn.Parameter(torch.zeros(n))
+                for m, n in self.n_features.items()
+                if self.likelihoods[m] in ("nb", "zinb", "nb_mixture")
+            }
+        )
+        self.dec = DECHead(n_latent, max_clusters=max_clusters)
+
+    def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
+        return {
+            "counts": {m: tensors[MODALITY_KEYS[m]] for m in self.modalities},
+            "observed": tensors[REGISTRY_KEYS.OBSERVED_KEY],
+        }
+
+    def _get_generative_input(
+        self, tensors: dict[str, torch.Tensor], inference_outputs: dict, **kwargs
+    ) -> dict:
+        cat_covs = tensors.get(SCVI_KEYS.CAT_COVS_KEY)
+        size_factor = tensors.get(SCVI_KEYS.SIZE_FACTOR_KEY)
+        return {
+            "z": inference_outputs["z"],
+            "library": inference_outputs["library"],
+            "size_factor": size_factor,
+            "batch_index": tensors[SCVI_KEYS.BATCH_KEY],
+            "cat_covs": cat_covs,
+            "cont_covs": tensors.get(SCVI_KEYS.CONT_COVS_KEY),
+        }
+
+    @auto_move_data
+    def inference(self, counts: dict[str, torch.Tensor], observed: torch.Tensor) -> dict:
+        """Embed each modality and fuse the embeddings.
+
+        Returns a dict with ``z`` (joint embedding), ``z_<modality>`` (per-modality
+        embeddings), ``fusion_weights`` and ``library`` (observed log library per modality).
+        """
+        embeddings = {m: self.encoders[m](counts[m]) for m in self.modalities}
+        joint, weights = self.fusion([embeddings[m] for m in self.modalities], observed)
+        outputs = {f"z_{m}": z for m, z in embeddings.items()}
+        outputs.update(
+            z=joint,
+            fusion_weights=weights,
+            observed=observed,
+            library={m: counts[m].sum(dim=1, keepdim=True).clamp_min(1.0).log() for m in counts},
+        )
+        return outputs
+
+    @auto_move_data
+    def generative(
+        self,
+        z: torch.Tensor,
+        library: dict[str, torch.Tensor],
+        batch_index: torch.Tensor,
+        size_factor: torch.Tensor | None = None,
+        cat_covs: torch.Tensor | None = None,
+        cont_covs: torch.Tensor | None = None,
+    ) -> dict:
+        """Likelihood of each modality's counts given the joint embedding.
+
+        Returns a dict with one ``torch.distributions.Distribution`` per modality, keyed
+        ``p_<modality>``.
+        """
+        cat_list = [batch_index] + (
+            list(torch.split(cat_covs, 1, dim=1)) if cat_covs is not None else []
+        )
+        library = dict(library)
+        if size_factor is not None and MODALITIES.RNA in library:
+            library[MODALITIES.RNA] = size_factor.log()
+        return {
+            f"p_{m}": self._distribution(
+                m, self.decoders[m](z, *cat_list, cont=cont_covs), library[m]
+            )
+            for m in self.modalities
+        }
+
+    def _distribution(self, modality: str, out: dict, log_library: torch.Tensor):
+        likelihood = self.likelihoods[modality]
+        if likelihood in ("nb", "zinb") and modality != MODALITIES.PROTEIN:
+            mu = torch.softmax(out["scale"], dim=-1) * log_library.exp()
+            theta = self.log_dispersion[modality].exp()
+            if likelihood == "zinb":
+                return ZeroInflatedNegativeBinomial(mu=mu, theta=theta, zi_logits=out["dropout"])
+            return NegativeBinomial(mu=mu, theta=theta)
+        if likelihood == "nb":  # protein: rates are modelled directly, as totalVI does
+            return NegativeBinomial(
+                mu=out["scale"].clamp(max=15).exp(), theta=self.log_dispersion[modality].exp()
+            )
+        if likelihood == "nb_mixture":
+            background = out["background"].clamp(max=15).exp()
+            foreground = background * (1.0 + F.softplus(out["foreground"]))
+            return NegativeBinomialMixture(
+                mu1=background,
+                mu2=foreground,
+                theta1=self.log_dispersion[modality].exp(),
+                mixture_logits=out["mixing"],
+            )
+        if likelihood == "poisson":
+            return Poisson(torch.softmax(out["scale"], dim=-1) * log_library.exp())
+        # Accessibility: a cell's sequencing depth shifts the log-odds of every peak.
+        return Bernoulli(logits=out["logits"] + log_library, validate_args=False)
+
+    def loss(
+        self,
+        tensors: dict[str, torch.Tensor],
+        inference_outputs: dict,
+        generative_outputs: dict,
+        clustering_weight: float | None = None,
+        contrastive_weight: float | None = None,
+        reconstruction_weights: dict[str, float] | None = None,
+    ) -> LossOutput:
+        """Weighted reconstruction, contrastive and (once active) DEC losses.
+
+        Parameters
+        ----------
+        tensors
+            Minibatch.
+        inference_outputs
+            Output of :meth:`inference`.
+        generative_outputs
+            Output of :meth:`generative`.
+        clustering_weight, contrastive_weight, reconstruction_weights
+            Override the module's weights for this step (the training plan schedules them).
+        """
+        observed = inference_outputs["observed"]
+        rec_weights = {**self.reconstruction_weights, **(reconstruction_weights or {})}
+        nll = {}
+        objective = torch.zeros(observed.shape[0], device=observed.device)
+        for i, m in enumerate(self.modalities):
+            x = tensors[MODALITY_KEYS[m]]
+            if self.likelihoods[m] == "bernoulli":
+                x = (x > 0).to(x.dtype)
+            nll[m] = -generative_outputs[f"p_{m}"].log_prob(x).sum(dim=-1) * observed[:, i]
+            objective = objective + rec_weights[m] * nll[m] / self.n_features[m]
+
+        contrastive = self._contrastive(inference_outputs)
+        w_con = self.contrastive_weight if contrastive_weight is None else contrastive_weight
+        total = objective.mean() + w_con * sum(contrastive.values())
+
+        extra = {f"reconstruction_{m}": v.mean().detach() for m, v in nll.items()}
+        extra.update({f"contrastive_{k}": v.detach() for k, v in contrastive.items()})
+        if self.dec.initialized:
+            q = self.dec(inference_outputs["z"])
+            dec = clustering_loss(q, target_distribution(q).detach()).mean()
+            w_clu = self.clustering_weight if clustering_weight is None else clustering_weight
+            total = total + w_clu * dec
+            extra["clustering"] = dec.detach()
+        return LossOutput(
+            loss=total,
+            reconstruction_loss=nll,
+            kl_local=torch.zeros_like(objective),
+            extra_metrics=extra,
+        )
+
+    def _contrastive(self, inference_outputs: dict) -> dict[str, torch.Tensor]:
+        observed = inference_outputs["observed"]
+        losses = {}
+        for (i, a), (j, b) in combinations(enumerate(self.modalities), 2):
+            both = (observed[:, i] > 0) & (observed[:, j] > 0)
+            if both.sum() < 2:
+                continue
+            h_a = self.projection(inference_outputs[f"z_{a}"][both])
+            h_b = self.projection(inference_outputs[f"z_{b}"][both])
+            if self.contrastive_loss == "info_nce":
+                loss = info_nce_loss(h_a, h_b, self.temperature)
+            else:
+                loss = mutual_information_loss(
+                    torch.softmax(h_a, dim=1), torch.softmax(h_b, dim=1), self._pair_lamb(a, b)
+                )
+            losses[f"{a}_{b}"] = loss
+        return losses
+
+    def _pair_lamb(self, a: str, b: str) -> float:
+        if self.lamb is not None:
+            return self.lamb
+        return max(DEFAULT_LAMB.get(a, 0.0), DEFAULT_LAMB.get(b, 0.0))
+
+    @torch.inference_mode()
+    def soft_clusters(self, z: torch.Tensor) -> torch.Tensor:
+        """DEC soft assignment of joint embeddings ``z`` to the cluster centres."""
+        return self.dec(z)
+
+
+def _resolve_likelihoods(modalities: list[str], given: dict[str, str] | None) -> dict[str, str]:
+    given = dict(given or {})
+    unknown = set(given) - set(_ALLOWED_LIKELIHOODS)
+    if unknown:
+        raise ValueError(f"Unknown modalities in `likelihoods`: {sorted(unknown)}.")
+    resolved = {}
+    for m in modalities:
+        choice = given.get(m, _ALLOWED_LIKELIHOODS[m][0])
+        if choice not in _ALLOWED_LIKELIHOODS[m]:
+            raise ValueError(
+                f"Likelihood {choice!r} is not available for {m}; choose one of "
+                f"{_ALLOWED_LIKELIHOODS[m]}."
+            )
+        resolved[m] = choice
+    return resolved

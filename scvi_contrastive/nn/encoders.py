@@ -1,0 +1,100 @@
+"""Encoders from one modality's raw counts to a cell embedding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from scvi.nn import FCLayers
+from torch import nn
+
+
+class CountEncoder(nn.Module):
+    """MLP encoder of raw counts: normalise, log, standardise, then ``FCLayers`` and a head.
+
+    The encoder sees ``log1p(counts / library * target_sum)`` scaled per feature with a mean and
+    standard deviation fixed before training (:meth:`set_feature_scaling`). Scaling gives rare
+    but informative features (antibodies, marker genes) the same say as abundant ones, as the
+    z-scored inputs of scMDCF and BiCLUM do, while the model still sees counts for its
+    likelihoods.
+
+    Parameters
+    ----------
+    n_input
+        Number of input features.
+    n_output
+        Dimension of the embedding.
+    n_hidden
+        Width of the hidden layers.
+    n_layers
+        Number of hidden layers.
+    dropout_rate
+        Dropout in the hidden layers.
+    n_cat_list
+        Category counts of categorical covariates injected into the first layer.
+    n_cont
+        Number of continuous covariates injected into the first layer.
+    target_sum
+        Library size every cell is normalised to before ``log1p``.
+    activation_fn
+        Activation of the hidden layers.
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_output: int,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        n_cat_list: Iterable[int] | None = None,
+        n_cont: int = 0,
+        target_sum: float = 1e4,
+        activation_fn: type[nn.Module] = nn.ReLU,
+    ):
+        super().__init__()
+        self.target_sum = target_sum
+        self.register_buffer("feature_mean", torch.zeros(n_input))
+        self.register_buffer("feature_std", torch.ones(n_input))
+        self.hidden = FCLayers(
+            n_in=n_input + n_cont,
+            n_out=n_hidden,
+            n_cat_list=n_cat_list,
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate,
+            inject_covariates=False,
+            activation_fn=activation_fn,
+        )
+        self.head = nn.Linear(n_hidden, n_output)
+
+    def normalize(self, counts: torch.Tensor) -> torch.Tensor:
+        """Library-normalised, log-transformed, standardised features."""
+        library = counts.sum(dim=1, keepdim=True).clamp_min(1.0)
+        logged = torch.log1p(counts / library * self.target_sum)
+        return (logged - self.feature_mean) / self.feature_std
+
+    @torch.no_grad()
+    def set_feature_scaling(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Fix the per-feature mean and standard deviation used by :meth:`normalize`."""
+        self.feature_mean.copy_(torch.as_tensor(mean, dtype=self.feature_mean.dtype))
+        self.feature_std.copy_(torch.as_tensor(std, dtype=self.feature_std.dtype).clamp_min(1e-3))
+
+    def forward(
+        self, counts: torch.Tensor, *cat_list: torch.Tensor, cont: torch.Tensor | None = None
+    ):
+        """Embed a minibatch of raw counts.
+
+        Parameters
+        ----------
+        counts
+            ``(n_cells, n_input)`` raw counts.
+        *cat_list
+            One ``(n_cells, 1)`` integer tensor per categorical covariate.
+        cont
+            ``(n_cells, n_cont)`` continuous covariates, if any.
+        """
+        hidden_input = self.normalize(counts)
+        if cont is not None:
+            hidden_input = torch.cat([hidden_input, cont], dim=-1)
+        return self.head(self.hidden(hidden_input, *cat_list))

@@ -1,0 +1,5 @@
+"""Training plans."""
+
+from .fusion import ContrastiveFusionTrainingPlan
+
+__all__ = ["ContrastiveFusionTrainingPlan"]

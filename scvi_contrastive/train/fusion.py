@@ -1,0 +1,106 @@
+"""Training plan of :class:`~scvi_contrastive.model.SCMDCF`: two phases in one ``train()``."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from scvi.dataloaders import AnnDataLoader
+from scvi.train import TrainingPlan
+
+from ..module.fusion import ContrastiveFusionModule
+from ..nn.clustering import initial_centers
+
+logger = logging.getLogger(__name__)
+
+
+class ContrastiveFusionTrainingPlan(TrainingPlan):
+    """scvi's :class:`~scvi.train.TrainingPlan` with scMDCF's pretrain → clustering schedule.
+
+    For the first ``n_epochs_pretrain`` epochs the module learns from reconstruction and
+    contrastive losses. At the start of the next epoch the training cells are embedded, the DEC
+    centres are initialised from them (k-means with ``n_clusters``, or Leiden when ``None``),
+    and from then on the DEC loss joins the objective. Every rank of a distributed run embeds
+    all training cells and seeds the clustering identically, so the centres agree without
+    communication. If training stops before the clustering phase, the centres are initialised
+    at the end so that cluster assignments are always available.
+
+    Parameters
+    ----------
+    module
+        The module to train.
+    n_epochs_pretrain
+        Epochs before the clustering phase.
+    n_clusters
+        Number of clusters, or ``None`` to take it from Leiden on the embedding.
+    cluster_resolution
+        Leiden resolution used when ``n_clusters`` is ``None``.
+    cluster_seed
+        Seed of the clustering initialisation.
+    clustering_loss_weights
+        Loss weights switched on with the clustering phase, e.g. scMDCF's
+        ``{"reconstruction_weights": {"rna": 0.1, "protein": 10}, "contrastive_weight": 5}``.
+    **kwargs
+        Passed to :class:`~scvi.train.TrainingPlan` (``lr``, ``weight_decay``, ...).
+    """
+
+    def __init__(
+        self,
+        module: ContrastiveFusionModule,
+        *,
+        n_epochs_pretrain: int = 100,
+        n_clusters: int | None = None,
+        cluster_resolution: float = 1.0,
+        cluster_seed: int = 0,
+        clustering_loss_weights: dict | None = None,
+        **kwargs,
+    ):
+        super().__init__(module, **kwargs)
+        self.n_epochs_pretrain = n_epochs_pretrain
+        self.n_clusters = n_clusters
+        self.cluster_resolution = cluster_resolution
+        self.cluster_seed = cluster_seed
+        self.clustering_loss_weights = dict(clustering_loss_weights or {})
+
+    def on_train_epoch_start(self) -> None:
+        """Initialise the clusters when the clustering phase begins."""
+        super().on_train_epoch_start()
+        if self.current_epoch >= self.n_epochs_pretrain and not self.module.dec.initialized:
+            self._initialize_clusters()
+        if self.module.dec.initialized:
+            self.loss_kwargs.update(self.clustering_loss_weights)
+
+    def on_train_end(self) -> None:
+        """Initialise the clusters if training ended before the clustering phase."""
+        super().on_train_end()
+        if not self.module.dec.initialized:
+            self._initialize_clusters()
+
+    @torch.inference_mode()
+    def _embed_training_cells(self) -> np.ndarray:
+        datamodule = self.trainer.datamodule
+        loader = AnnDataLoader(
+            datamodule.adata_manager,
+            indices=datamodule.train_idx,
+            batch_size=1024,
+            shuffle=False,
+        )
+        was_training = self.module.training
+        self.module.eval()
+        latent = [
+            self.module.inference(**self.module._get_inference_input(tensors))["z"].cpu()
+            for tensors in loader
+        ]
+        self.module.train(was_training)
+        return torch.cat(latent).numpy()
+
+    def _initialize_clusters(self) -> None:
+        latent = self._embed_training_cells()
+        centers = initial_centers(
+            latent, self.n_clusters, resolution=self.cluster_resolution, seed=self.cluster_seed
+        )
+        self.module.dec.set_centers(torch.as_tensor(centers))
+        logger.info(
+            "DEC initialised with %d clusters at epoch %d.", len(centers), self.current_epoch
+        )

@@ -1,0 +1,22 @@
+import os
+from pathlib import Path
+
+import pytest
+import scvi
+import torch
+
+from scvi_contrastive.data.readers import DATA_ENV_VAR
+
+# The real data sets live beside the repository (../shared/data), never inside it.
+os.environ.setdefault(DATA_ENV_VAR, str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+# Parallel test workers share the cores; one thread each avoids oversubscription, which slows
+# small torch models down many times over.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    scvi.settings.seed = 0

@@ -1,0 +1,251 @@
+import mudata as md
+import numpy as np
+import pandas as pd
+import pytest
+import scvi
+from sklearn.metrics import adjusted_rand_score
+
+from scvi_contrastive.data import read_cite_seq, read_pbmc_multiome
+from scvi_contrastive.model import SCMDCF
+from scvi_contrastive.nn.clustering import leiden_labels
+
+MODS = {"rna": "rna_layer", "protein_expression": "protein_layer", "accessibility": "atac_layer"}
+TRAIN = {"enable_progress_bar": False, "batch_size": 64}
+
+
+def synthetic(n_batches=2, cells_per_batch=60):
+    mdata = scvi.data.synthetic_iid(
+        batch_size=cells_per_batch,
+        n_genes=40,
+        n_proteins=12,
+        n_regions=30,
+        n_batches=n_batches,
+        return_mudata=True,
+    )
+    mdata.obs_names = [f"cell_{i}" for i in range(mdata.n_obs)]
+    for mod in mdata.mod.values():
+        mod.obs_names = mdata.obs_names
+    return mdata
+
+
+def setup(mdata, mods=("rna", "protein_expression"), **kwargs):
+    modalities = {MODS[m]: m for m in mods}
+    SCMDCF.setup_mudata(mdata, modalities=modalities, **kwargs)
+    return mdata
+
+
+@pytest.mark.parametrize(
+    "mods",
+    [
+        ("rna", "protein_expression"),
+        ("rna", "accessibility"),
+        ("protein_expression", "accessibility"),
+        ("rna", "protein_expression", "accessibility"),
+    ],
+)
+def test_modality_combinations(mods):
+    mdata = setup(synthetic(), mods)
+    model = SCMDCF(mdata, n_latent=6, n_clusters=3)
+    model.train(max_epochs=3, **TRAIN)
+    latent = model.get_latent_representation()
+    assert latent.shape == (mdata.n_obs, 6)
+    assert np.isfinite(latent).all()
+    for mod in model.module.modalities:
+        per_mod = model.get_latent_representation(modality=mod)
+        assert per_mod.shape == latent.shape and np.isfinite(per_mod).all()
+        values = model.get_normalized_expression(modality=mod)
+        assert values.shape[0] == mdata.n_obs and np.isfinite(values.to_numpy()).all()
+    clusters = model.get_cluster_assignments()
+    assert clusters.shape == (mdata.n_obs,) and set(clusters) <= {0, 1, 2}
+    weights = model.get_fusion_weights()
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+    assert list(weights.columns) == model.module.modalities
+
+
+def test_batches_and_covariates():
+    mdata = synthetic(n_batches=3)
+    rng = np.random.default_rng(0)
+    mdata.obs["donor"] = rng.choice(["a", "b"], mdata.n_obs)
+    mdata.obs["percent_mito"] = rng.random(mdata.n_obs)
+    setup(
+        mdata,
+        batch_key="batch",
+        categorical_covariate_keys=["donor"],
+        continuous_covariate_keys=["percent_mito"],
+    )
+    model = SCMDCF(mdata, n_latent=5, n_clusters=3)
+    assert model.summary_stats.n_batch == 3
+    model.train(max_epochs=2, **TRAIN)
+    base = model.get_normalized_expression(modality="rna")
+    as_batch_0 = model.get_normalized_expression(modality="rna", transform_batch="batch_0")
+    assert base.shape == as_batch_0.shape
+    assert not np.allclose(base.to_numpy(), as_batch_0.to_numpy())
+    with pytest.raises(ValueError, match="transform_batch"):
+        model.get_normalized_expression(transform_batch="batch_9")
+
+
+@pytest.mark.parametrize("contrastive_loss", ["mutual_information", "info_nce"])
+def test_training_lowers_each_loss_and_logs_terms(contrastive_loss):
+    mdata = setup(synthetic())
+    model = SCMDCF(mdata, n_latent=6, n_clusters=3, contrastive_loss=contrastive_loss)
+    model.train(max_epochs=30, n_epochs_pretrain=15, **TRAIN)
+    history = model.history
+    for term in ("reconstruction_rna", "reconstruction_protein", "contrastive_rna_protein"):
+        series = history[f"{term}_train"].to_numpy(dtype=float).ravel()
+        assert np.isfinite(series).all()
+        if term.startswith("reconstruction"):
+            assert series[-1] < series[0], term
+    clustering = history["clustering_train"].dropna().to_numpy(dtype=float).ravel()
+    assert 0 < len(clustering) <= 15  # only logged in the clustering phase
+    train_loss = history["train_loss"].to_numpy(dtype=float).ravel()
+    assert train_loss[14] < train_loss[0]
+
+
+def test_n_clusters_none_picks_k_by_leiden():
+    mdata = setup(synthetic())
+    model = SCMDCF(mdata, n_latent=6)
+    model.train(max_epochs=4, **TRAIN)
+    k = int(model.module.dec.n_active)
+    assert k >= 2
+    soft = model.get_cluster_assignments(soft=True)
+    assert soft.shape == (mdata.n_obs, k)
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_cells_measured_in_some_modalities():
+    full = synthetic()
+    rna = full["rna"].copy()
+    prot = full["protein_expression"][: full.n_obs // 2].copy()
+    mdata = md.MuData({"rna": rna, "protein_expression": prot})
+    rna_before = rna.X.copy()
+    setup(mdata)
+    assert mdata.n_obs == full.n_obs
+    model = SCMDCF(mdata, n_latent=6, n_clusters=3)
+    model.train(max_epochs=3, **TRAIN)
+    latent = model.get_latent_representation()
+    assert np.isfinite(latent).all() and latent.shape == (full.n_obs, 6)
+    protein_latent = model.get_latent_representation(modality="protein")
+    measured = mdata.obs_names.isin(prot.obs_names)
+    assert np.isfinite(protein_latent[measured]).all()
+    assert np.isnan(protein_latent[~measured]).all()
+    weights = model.get_fusion_weights()
+    np.testing.assert_allclose(weights.loc[~measured, "protein"], 0.0)
+    imputed = model.get_normalized_expression(modality="protein")
+    assert np.isfinite(imputed.to_numpy()).all()
+    np.testing.assert_array_equal(mdata["rna"].X, rna_before)
+
+
+def test_save_load_round_trip(tmp_path):
+    mdata = setup(synthetic(), batch_key="batch")
+    model = SCMDCF(mdata, n_latent=6, n_clusters=3)
+    model.train(max_epochs=3, **TRAIN)
+    latent = model.get_latent_representation()
+    clusters = model.get_cluster_assignments()
+    model.save(tmp_path / "model", save_anndata=True)
+    loaded = SCMDCF.load(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.get_latent_representation(), latent)
+    np.testing.assert_array_equal(loaded.get_cluster_assignments(), clusters)
+    with_data = SCMDCF.load(tmp_path / "model", adata=mdata)
+    np.testing.assert_array_equal(with_data.get_latent_representation(), latent)
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (lambda m: m["rna"].X.__setitem__((0, 0), 0.5), "non-integer"),
+        (lambda m: m["rna"].X.__setitem__((0, 0), np.nan), "NaN"),
+        (lambda m: m["rna"].X.__setitem__((0, 0), -1), "negative"),
+    ],
+)
+def test_bad_counts_raise(corrupt, message):
+    mdata = synthetic()
+    mdata["rna"].X = mdata["rna"].X.astype(np.float32)
+    corrupt(mdata)
+    with pytest.raises(ValueError, match=message):
+        setup(mdata)
+
+
+def test_missing_layer_modality_and_bad_arguments():
+    mdata = synthetic()
+    with pytest.raises(ValueError, match="Layer 'counts' not found"):
+        setup(mdata, rna_layer="counts")
+    with pytest.raises(ValueError, match="Modality 'prot' not found"):
+        SCMDCF.setup_mudata(mdata, modalities={"rna_layer": "rna", "protein_layer": "prot"})
+    with pytest.raises(ValueError, match="at least two modalities"):
+        SCMDCF.setup_mudata(mdata, modalities={"rna_layer": "rna"})
+    with pytest.raises(ValueError, match="Extraneous"):
+        SCMDCF.setup_mudata(mdata, modalities={"rna_layer": "rna", "prot_layer": "p"})
+    with pytest.raises(ValueError, match="`modalities` is required"):
+        SCMDCF.setup_mudata(mdata)
+    with pytest.raises(TypeError, match="setup_mudata"):
+        SCMDCF.setup_anndata(mdata["rna"])
+    with pytest.raises(TypeError, match="MuData"):
+        SCMDCF.setup_mudata(mdata["rna"], modalities={"rna_layer": "rna"})
+
+
+def test_cells_without_any_counts_raise():
+    mdata = synthetic()
+    for mod in ("rna", "protein_expression"):
+        mdata[mod].X[3] = 0
+    with pytest.raises(ValueError, match="no counts in any registered modality"):
+        setup(mdata)
+
+
+def test_real_pbmc10x_cite_clusters_beat_chance():
+    mdata = read_cite_seq("pbmc10x_cite")
+    SCMDCF.setup_mudata(
+        mdata,
+        rna_layer="counts",
+        protein_layer="counts",
+        modalities={"rna_layer": "rna", "protein_layer": "prot"},
+    )
+    labels = mdata.obs["cell_type"].to_numpy()
+    model = SCMDCF(mdata, n_clusters=len(np.unique(labels)))
+    model.train(max_epochs=20, enable_progress_bar=False)
+    latent = model.get_latent_representation()
+    dec_ari = adjusted_rand_score(labels, model.get_cluster_assignments())
+    leiden_ari = adjusted_rand_score(labels, leiden_labels(latent, resolution=0.3))
+    shuffled = adjusted_rand_score(np.random.default_rng(0).permutation(labels), leiden_labels(latent, 0.3))
+    print(f"PBMC10x after 20 epochs: DEC ARI {dec_ari:.3f}, Leiden ARI {leiden_ari:.3f}")
+    assert max(dec_ari, leiden_ari) >= 0.5
+    assert abs(shuffled) < 0.05
+
+
+def test_real_multiome_separates_marker_defined_cell_types():
+    mdata = read_pbmc_multiome()
+    SCMDCF.setup_mudata(
+        mdata,
+        rna_layer="counts",
+        atac_layer="counts",
+        modalities={"rna_layer": "rna", "atac_layer": "atac"},
+    )
+    model = SCMDCF(mdata, n_clusters=6)
+    model.train(max_epochs=40, enable_progress_bar=False)
+    latent = model.get_latent_representation()
+    groups = marker_groups(mdata["rna"])
+    labelled = groups.notna().to_numpy()
+    purity = knn_purity(latent[labelled], groups[labelled].to_numpy())
+    chance = groups[labelled].value_counts(normalize=True).pow(2).sum()
+    print(f"Multiome marker groups: kNN purity {purity:.3f} (chance {chance:.3f})")
+    assert purity > 0.8 and purity > chance + 0.3
+
+
+MARKERS = {"B": ["MS4A1", "CD79A", "BANK1"], "monocyte": ["CD14", "LYZ", "VCAN"], "NK": ["NKG7", "GNLY"]}
+
+
+def marker_groups(rna) -> pd.Series:
+    """Cells whose normalised marker expression clearly points at one of B / monocyte / NK."""
+    counts = np.asarray(rna.layers["counts"].todense())
+    normalised = np.log1p(counts / counts.sum(axis=1, keepdims=True).clip(1) * 1e4)
+    frame = pd.DataFrame(normalised, columns=rna.var_names)
+    scores = pd.DataFrame({k: frame[v].mean(axis=1) for k, v in MARKERS.items()})
+    ordered = np.sort(scores.to_numpy(), axis=1)
+    clear = (ordered[:, -1] > 1.0) & (ordered[:, -1] - ordered[:, -2] > 1.0)
+    return pd.Series(np.where(clear, scores.idxmax(axis=1), None), index=rna.obs_names)
+
+
+def knn_purity(latent: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
+    from sklearn.neighbors import NearestNeighbors
+
+    neighbours = NearestNeighbors(n_neighbors=k + 1).fit(latent).kneighbors(latent)[1][:, 1:]
+    return float((labels[neighbours] == labels[:, None]).mean())
