@@ -1,4 +1,4 @@
-"""Developer sessions. They run in the active environment (install with `pip install -e ".[dev]"`)."""
+"""Developer sessions, run in the active environment (`pip install -e ".[dev]"` first)."""
 
 import nox
 

@@ -8,7 +8,9 @@ import torch
 from scvi_contrastive.data.readers import DATA_ENV_VAR
 
 # The real data sets live beside the repository (../shared/data), never inside it.
-os.environ.setdefault(DATA_ENV_VAR, str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+os.environ.setdefault(
+    DATA_ENV_VAR, str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+)
 
 
 # Parallel test workers share the cores; one thread each avoids oversubscription, which slows

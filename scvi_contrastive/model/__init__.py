@@ -1,5 +1,6 @@
 """User-facing models."""
 
+from .biclum import BICLUM
 from .scmdcf import SCMDCF
 
-__all__ = ["SCMDCF"]
+__all__ = ["BICLUM", "SCMDCF"]

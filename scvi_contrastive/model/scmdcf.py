@@ -81,6 +81,9 @@ class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
         Weight of the contrastive loss.
     clustering_weight
         Weight of the DEC loss in the clustering phase.
+    variational
+        Gaussian encoders regularised towards ``N(0, I)`` (as scvi-tools models), or
+        deterministic ones (as the published scMDCF).
     **module_kwargs
         Passed to :class:`~scvi_contrastive.module.ContrastiveFusionModule`.
 
@@ -117,6 +120,7 @@ class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
         reconstruction_weights: dict[str, float] | None = None,
         contrastive_weight: float = 1.0,
         clustering_weight: float = 1.0,
+        variational: bool = True,
         **module_kwargs,
     ):
         super().__init__(adata)
@@ -154,6 +158,7 @@ class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
             contrastive_weight=contrastive_weight,
             clustering_weight=clustering_weight,
             max_clusters=max(max_clusters, n_clusters or 0),
+            variational=variational,
             **module_kwargs,
         )
         self._set_feature_scaling()
@@ -234,6 +239,7 @@ class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
         plan_kwargs = {
             "lr": lr,
             "n_epochs_pretrain": n_epochs_pretrain,
+            "n_epochs_kl_warmup": max(1, n_epochs_pretrain // 2),
             "n_clusters": self.n_clusters,
             **(plan_kwargs or {}),
         }

@@ -1,5 +1,6 @@
 """Modules (tensors in, losses out) of the models."""
 
+from .bilateral import BilateralAlignmentModule
 from .fusion import ContrastiveFusionModule
 
-__all__ = ["ContrastiveFusionModule"]
+__all__ = ["BilateralAlignmentModule", "ContrastiveFusionModule"]

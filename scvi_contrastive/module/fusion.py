@@ -16,13 +16,13 @@ from scvi.distributions import (
 )
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
-from torch.distributions import Bernoulli
+from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from .._constants import MODALITIES, REGISTRY_KEYS
 from ..nn.clustering import DECHead, clustering_loss, target_distribution
 from ..nn.contrastive import info_nce_loss, mutual_information_loss
 from ..nn.decoders import MultiHeadDecoder
-from ..nn.encoders import CountEncoder
+from ..nn.encoders import CountEncoder, GaussianCountEncoder
 from ..nn.fusion import AttentionFusion
 
 #: Registry key of each modality's counts.
@@ -92,6 +92,11 @@ class ContrastiveFusionModule(BaseModuleClass):
         Weight of the DEC loss once clusters are initialised (the training plan schedules it).
     max_clusters
         Room for cluster centres in the DEC head.
+    variational
+        Encode each modality as a Gaussian posterior regularised towards ``N(0, I)`` (KL weight
+        warmed up by the training plan), as scvi-tools models do; otherwise deterministic
+        encoders as in scMDCF. The KL term is divided by the total number of features, the
+        same scale as the per-feature reconstruction terms.
     """
 
     def __init__(
@@ -113,6 +118,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         contrastive_weight: float = 1.0,
         clustering_weight: float = 1.0,
         max_clusters: int = 50,
+        variational: bool = True,
     ):
         super().__init__()
         self.modalities = [m for m in MODALITY_KEYS if n_features.get(m, 0) > 0]
@@ -133,11 +139,13 @@ class ContrastiveFusionModule(BaseModuleClass):
         }
         self.contrastive_weight = contrastive_weight
         self.clustering_weight = clustering_weight
+        self.variational = variational
 
         cat_list = [n_batch, *(n_cats_per_cov or [])]
+        encoder_cls = GaussianCountEncoder if variational else CountEncoder
         self.encoders = nn.ModuleDict(
             {
-                m: CountEncoder(
+                m: encoder_cls(
                     n, n_latent, n_hidden=n_hidden, n_layers=n_layers, dropout_rate=dropout_rate
                 )
                 for m, n in self.n_features.items()
@@ -193,11 +201,20 @@ class ContrastiveFusionModule(BaseModuleClass):
         """Embed each modality and fuse the embeddings.
 
         Returns a dict with ``z`` (joint embedding), ``z_<modality>`` (per-modality
-        embeddings), ``fusion_weights`` and ``library`` (observed log library per modality).
+        embeddings; posterior samples in training mode, posterior means otherwise, when
+        variational), ``qz_<modality>`` (posteriors, when variational), ``fusion_weights`` and
+        ``library`` (observed log library per modality).
         """
-        embeddings = {m: self.encoders[m](counts[m]) for m in self.modalities}
+        outputs = {}
+        embeddings = {}
+        for m in self.modalities:
+            encoded = self.encoders[m](counts[m])
+            if isinstance(encoded, Normal):
+                outputs[f"qz_{m}"] = encoded
+                encoded = encoded.rsample() if self.training else encoded.loc
+            embeddings[m] = encoded
         joint, weights = self.fusion([embeddings[m] for m in self.modalities], observed)
-        outputs = {f"z_{m}": z for m, z in embeddings.items()}
+        outputs.update({f"z_{m}": z for m, z in embeddings.items()})
         outputs.update(
             z=joint,
             fusion_weights=weights,
@@ -265,6 +282,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         tensors: dict[str, torch.Tensor],
         inference_outputs: dict,
         generative_outputs: dict,
+        kl_weight: float = 1.0,
         clustering_weight: float | None = None,
         contrastive_weight: float | None = None,
         reconstruction_weights: dict[str, float] | None = None,
@@ -279,6 +297,8 @@ class ContrastiveFusionModule(BaseModuleClass):
             Output of :meth:`inference`.
         generative_outputs
             Output of :meth:`generative`.
+        kl_weight
+            Weight of the KL term of variational encoders (warmed up by the training plan).
         clustering_weight, contrastive_weight, reconstruction_weights
             Override the module's weights for this step (the training plan schedules them).
         """
@@ -292,6 +312,10 @@ class ContrastiveFusionModule(BaseModuleClass):
                 x = (x > 0).to(x.dtype)
             nll[m] = -generative_outputs[f"p_{m}"].log_prob(x).sum(dim=-1) * observed[:, i]
             objective = objective + rec_weights[m] * nll[m] / self.n_features[m]
+
+        kl = self._kl(inference_outputs)
+        if kl:
+            objective = objective + kl_weight * sum(kl.values()) / sum(self.n_features.values())
 
         contrastive = self._contrastive(inference_outputs)
         w_con = self.contrastive_weight if contrastive_weight is None else contrastive_weight
@@ -308,9 +332,19 @@ class ContrastiveFusionModule(BaseModuleClass):
         return LossOutput(
             loss=total,
             reconstruction_loss=nll,
-            kl_local=torch.zeros_like(objective),
+            kl_local=kl or torch.zeros_like(objective),
             extra_metrics=extra,
         )
+
+    def _kl(self, inference_outputs: dict) -> dict[str, torch.Tensor]:
+        observed = inference_outputs["observed"]
+        kl = {}
+        for i, m in enumerate(self.modalities):
+            posterior = inference_outputs.get(f"qz_{m}")
+            if posterior is not None:
+                prior = Normal(torch.zeros_like(posterior.loc), torch.ones_like(posterior.scale))
+                kl[m] = kl_divergence(posterior, prior).sum(dim=-1) * observed[:, i]
+        return kl
 
     def _contrastive(self, inference_outputs: dict) -> dict[str, torch.Tensor]:
         observed = inference_outputs["observed"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+import anndata as ad
 import numpy as np
+import scanpy as sc
 import torch
 from torch import nn
 
@@ -70,19 +74,24 @@ def clustering_loss(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
 def initial_centers(
     latent: np.ndarray,
     n_clusters: int | None = None,
+    method: Literal["leiden", "kmeans"] = "leiden",
     resolution: float = 1.0,
     seed: int = 0,
 ) -> np.ndarray:
-    """Cluster centres to start DEC from.
+    """Cluster centres to start DEC from: the means of an initial clustering of ``latent``.
 
     Parameters
     ----------
     latent
         ``(n_cells, n_latent)`` embedding.
     n_clusters
-        Number of clusters; k-means (``n_init=20``) finds them. ``None`` picks the number from
-        Leiden clustering of a 15-nearest-neighbour graph of ``latent`` at ``resolution`` and
-        starts from the Leiden clusters' means.
+        Number of clusters. With ``method="leiden"`` the Leiden resolution (0.1 to 1.5) whose
+        cluster count is nearest is used; ``None`` uses ``resolution`` and takes the number
+        of clusters from Leiden.
+    method
+        ``"leiden"`` (communities of a 15-nearest-neighbour graph, which follow elongated
+        and unevenly sized populations) or ``"kmeans"`` (``n_init=20``, needs
+        ``n_clusters``).
     resolution
         Leiden resolution used when ``n_clusters`` is ``None``.
     seed
@@ -93,31 +102,100 @@ def initial_centers(
     ``(k, n_latent)`` centres.
     """
     latent = np.asarray(latent, dtype=np.float32)
-    if n_clusters is not None:
+    if method == "kmeans":
+        if n_clusters is None:
+            raise ValueError("`method='kmeans'` needs `n_clusters`.")
         from sklearn.cluster import KMeans
 
-        kmeans = KMeans(n_clusters=n_clusters, n_init=20, random_state=seed).fit(latent)
-        return kmeans.cluster_centers_
-    labels = leiden_labels(latent, resolution=resolution, seed=seed)
+        return (
+            KMeans(n_clusters=n_clusters, n_init=20, random_state=seed)
+            .fit(latent)
+            .cluster_centers_
+        )
+    if method != "leiden":
+        raise ValueError(f"`method` must be 'leiden' or 'kmeans', got {method!r}.")
+    if n_clusters is None:
+        labels = leiden_clusters(latent, resolution=resolution, seed=seed)
+    else:
+        labels, _ = leiden_nearest_k(n_clusters, latent, seed=seed)
     return np.stack([latent[labels == c].mean(axis=0) for c in np.unique(labels)])
 
 
-def leiden_labels(
-    latent: np.ndarray, resolution: float = 1.0, n_neighbors: int = 15, seed: int = 0
-) -> np.ndarray:
-    """Leiden clusters (integers) of a ``n_neighbors``-NN graph of ``latent``, via scanpy."""
-    import anndata as ad
-    import scanpy as sc
+#: Leiden resolutions searched by :func:`leiden_nearest_k` (0.1, 0.2, ..., 1.5).
+DEFAULT_RESOLUTIONS = tuple(np.round(np.arange(0.1, 1.51, 0.1), 2))
 
-    adata = ad.AnnData(np.zeros((latent.shape[0], 0), dtype=np.float32))
-    adata.obsm["latent"] = latent
-    sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep="latent", random_state=seed)
+
+def neighbors_graph(embedding: np.ndarray, n_neighbors: int = 15, seed: int = 0) -> ad.AnnData:
+    """AnnData holding scanpy's ``n_neighbors``-NN graph of ``embedding`` (exact search)."""
+    adata = ad.AnnData(np.asarray(embedding, dtype=np.float32))
+    # Exact sklearn search: fast at the sizes clustering is run on, and avoids compiling
+    # pynndescent's numba kernels on first use.
+    sc.pp.neighbors(
+        adata, n_neighbors=n_neighbors, use_rep="X", transformer="sklearn", random_state=seed
+    )
+    return adata
+
+
+def leiden_on_graph(adata: ad.AnnData, resolution: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Leiden clusters (igraph flavour) of the neighbour graph held by ``adata``."""
     sc.tl.leiden(
         adata,
-        resolution=resolution,
-        random_state=seed,
+        resolution=float(resolution),
         flavor="igraph",
         n_iterations=2,
         directed=False,
+        random_state=seed,
+        key_added="_leiden",
     )
-    return adata.obs["leiden"].astype(int).to_numpy()
+    return adata.obs["_leiden"].to_numpy().astype(int)
+
+
+def leiden_clusters(
+    embedding: np.ndarray, resolution: float = 1.0, n_neighbors: int = 15, seed: int = 0
+) -> np.ndarray:
+    """Leiden clusters of a ``n_neighbors``-NN graph of ``embedding``, one integer per cell."""
+    return leiden_on_graph(neighbors_graph(embedding, n_neighbors, seed), resolution, seed)
+
+
+def leiden_nearest_k(
+    n_clusters: int,
+    embedding: np.ndarray | None = None,
+    graph: ad.AnnData | None = None,
+    n_neighbors: int = 15,
+    resolutions: tuple[float, ...] = DEFAULT_RESOLUTIONS,
+    seed: int = 0,
+) -> tuple[np.ndarray, float]:
+    """Leiden clustering at the resolution whose cluster count is nearest ``n_clusters``.
+
+    Parameters
+    ----------
+    n_clusters
+        Target number of clusters.
+    embedding
+        ``(n_cells, d)`` array; a ``n_neighbors``-NN graph is built on it.
+    graph
+        An AnnData holding a ready neighbour graph (``obsp["connectivities"]``, e.g. muon's
+        WNN graph), used instead of ``embedding``.
+    n_neighbors
+        Neighbours of the kNN graph.
+    resolutions
+        Resolutions tried, in order; ties go to the first one.
+    seed
+        Random state.
+
+    Returns
+    -------
+    The clusters and the chosen resolution.
+    """
+    if (embedding is None) == (graph is None):
+        raise ValueError("Pass exactly one of `embedding` and `graph`.")
+    graph = neighbors_graph(embedding, n_neighbors, seed) if graph is None else graph
+    best, best_resolution, best_gap = None, float("nan"), np.inf
+    for resolution in resolutions:
+        clusters = leiden_on_graph(graph, resolution, seed)
+        gap = abs(len(np.unique(clusters)) - n_clusters)
+        if gap < best_gap:
+            best, best_resolution, best_gap = clusters, float(resolution), gap
+        if gap == 0:
+            break
+    return best, best_resolution

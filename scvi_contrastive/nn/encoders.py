@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import torch
 from scvi.nn import FCLayers
 from torch import nn
+from torch.distributions import Normal
 
 
 class CountEncoder(nn.Module):
@@ -98,3 +99,30 @@ class CountEncoder(nn.Module):
         if cont is not None:
             hidden_input = torch.cat([hidden_input, cont], dim=-1)
         return self.head(self.hidden(hidden_input, *cat_list))
+
+
+class GaussianCountEncoder(CountEncoder):
+    """:class:`CountEncoder` whose head gives a diagonal Gaussian posterior over the embedding.
+
+    Parameters
+    ----------
+    n_input
+        Number of input features.
+    n_output
+        Dimension of the embedding.
+    var_eps
+        Minimum variance, for numerical stability.
+    **kwargs
+        Passed to :class:`CountEncoder`.
+    """
+
+    def __init__(self, n_input: int, n_output: int, var_eps: float = 1e-4, **kwargs):
+        super().__init__(n_input, 2 * n_output, **kwargs)
+        self.var_eps = var_eps
+
+    def forward(
+        self, counts: torch.Tensor, *cat_list: torch.Tensor, cont: torch.Tensor | None = None
+    ) -> Normal:
+        """Posterior ``q(z | counts)`` of a minibatch of raw counts."""
+        mean, log_var = super().forward(counts, *cat_list, cont=cont).chunk(2, dim=-1)
+        return Normal(mean, (log_var.clamp(-15, 15).exp() + self.var_eps).sqrt())

@@ -7,13 +7,17 @@ from torch import nn
 
 
 class AttentionFusion(nn.Module):
-    """Weigh each cell's modality embeddings by learned attention and sum them.
+    """Weigh each cell's modality embeddings by learned attention, then mix them linearly.
 
     Every cell gets its own weights, a softmax over the modalities it was measured in, from a
-    small scoring network shared by all modalities plus a learned per-modality bias. A cell
-    whose protein view is informative can lean on it while another leans on RNA, and a cell
-    lacking a modality is embedded from the ones it has. The weights are returned so users can
-    see which modality drives each cell.
+    small scoring network shared by all modalities plus a learned per-modality bias. The
+    weighted embeddings are concatenated and mixed by a linear layer into the joint
+    embedding. Concatenating rather than averaging keeps what only one modality measures
+    (protein markers RNA barely sees, and the reverse), which the contrastive alignment of
+    the shared part would otherwise wash out. Weights are rescaled by the number of measured
+    modalities, so a cell lacking a modality keeps the scale of the others and is embedded
+    from what it has. The weights are returned so users can see which modality drives each
+    cell.
 
     Parameters
     ----------
@@ -31,6 +35,7 @@ class AttentionFusion(nn.Module):
             nn.Linear(n_latent, n_hidden), nn.Tanh(), nn.Linear(n_hidden, 1, bias=False)
         )
         self.modality_bias = nn.Parameter(torch.zeros(n_modalities))
+        self.mix = nn.Linear(n_modalities * n_latent, n_latent)
 
     def forward(
         self, embeddings: list[torch.Tensor], observed: torch.Tensor
@@ -53,4 +58,5 @@ class AttentionFusion(nn.Module):
         scores = self.score(stacked).squeeze(-1) + self.modality_bias
         scores = scores.masked_fill(observed <= 0, float("-inf"))
         weights = torch.softmax(scores, dim=1)
-        return (weights.unsqueeze(-1) * stacked).sum(dim=1), weights
+        scale = weights * observed.sum(dim=1, keepdim=True)
+        return self.mix((scale.unsqueeze(-1) * stacked).flatten(start_dim=1)), weights

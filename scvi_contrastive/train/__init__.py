@@ -1,5 +1,6 @@
-"""Training plans."""
+"""Training plans and callbacks."""
 
+from .bilateral import MNNRefresh
 from .fusion import ContrastiveFusionTrainingPlan
 
-__all__ = ["ContrastiveFusionTrainingPlan"]
+__all__ = ["ContrastiveFusionTrainingPlan", "MNNRefresh"]

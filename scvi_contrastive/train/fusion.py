@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ class ContrastiveFusionTrainingPlan(TrainingPlan):
 
     For the first ``n_epochs_pretrain`` epochs the module learns from reconstruction and
     contrastive losses. At the start of the next epoch the training cells are embedded, the DEC
-    centres are initialised from them (k-means with ``n_clusters``, or Leiden when ``None``),
+    centres are initialised from them (by Leiden or k-means),
     and from then on the DEC loss joins the objective. Every rank of a distributed run embeds
     all training cells and seeds the clustering identically, so the centres agree without
     communication. If training stops before the clustering phase, the centres are initialised
@@ -34,6 +35,9 @@ class ContrastiveFusionTrainingPlan(TrainingPlan):
         Epochs before the clustering phase.
     n_clusters
         Number of clusters, or ``None`` to take it from Leiden on the embedding.
+    cluster_init
+        How the centres are initialised, see
+        :func:`~scvi_contrastive.nn.clustering.initial_centers`.
     cluster_resolution
         Leiden resolution used when ``n_clusters`` is ``None``.
     cluster_seed
@@ -51,6 +55,7 @@ class ContrastiveFusionTrainingPlan(TrainingPlan):
         *,
         n_epochs_pretrain: int = 100,
         n_clusters: int | None = None,
+        cluster_init: Literal["leiden", "kmeans"] = "leiden",
         cluster_resolution: float = 1.0,
         cluster_seed: int = 0,
         clustering_loss_weights: dict | None = None,
@@ -59,6 +64,7 @@ class ContrastiveFusionTrainingPlan(TrainingPlan):
         super().__init__(module, **kwargs)
         self.n_epochs_pretrain = n_epochs_pretrain
         self.n_clusters = n_clusters
+        self.cluster_init = cluster_init
         self.cluster_resolution = cluster_resolution
         self.cluster_seed = cluster_seed
         self.clustering_loss_weights = dict(clustering_loss_weights or {})
@@ -98,7 +104,11 @@ class ContrastiveFusionTrainingPlan(TrainingPlan):
     def _initialize_clusters(self) -> None:
         latent = self._embed_training_cells()
         centers = initial_centers(
-            latent, self.n_clusters, resolution=self.cluster_resolution, seed=self.cluster_seed
+            latent,
+            self.n_clusters,
+            method=self.cluster_init,
+            resolution=self.cluster_resolution,
+            seed=self.cluster_seed,
         )
         self.module.dec.set_centers(torch.as_tensor(centers))
         logger.info(

@@ -1,0 +1,718 @@
+"""BiCLUM: bilateral contrastive alignment of unpaired single-cell modalities."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+from mudata import MuData
+from scipy import sparse
+from scvi import REGISTRY_KEYS, settings
+from scvi.data import AnnDataManager, AnnDataManagerValidationCheck
+from scvi.data.fields import CategoricalObsField, MuDataCategoricalObsField
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+from scvi.utils import setup_anndata_dsp
+from sklearn.neighbors import KNeighborsClassifier
+
+from scvi_contrastive._constants import REGISTRY_KEYS as CONTRASTIVE_KEYS
+from scvi_contrastive.data.fields import (
+    CountLayerField,
+    MuDataObservedModalitiesField,
+    count_field,
+)
+from scvi_contrastive.dataloaders import UnpairedDataSplitter
+from scvi_contrastive.module.bilateral import BilateralAlignmentModule
+from scvi_contrastive.nn.feature_embedding import metacell_sketch
+from scvi_contrastive.nn.mnn import column_moments, find_mnn_pairs, joint_pca, structural_embedding
+from scvi_contrastive.train.bilateral import MNNRefresh
+
+logger = logging.getLogger(__name__)
+
+#: ``setup_mudata`` layer argument → registry key of that modality's counts.
+_LAYER_ARG_KEYS = {
+    "rna_layer": CONTRASTIVE_KEYS.RNA_KEY,
+    "atac_layer": CONTRASTIVE_KEYS.ATAC_KEY,
+    "protein_layer": CONTRASTIVE_KEYS.PROTEIN_KEY,
+}
+_DEFAULT_MODALITIES = {"rna_layer": "rna", "atac_layer": "atac"}
+_TARGET_SUM = 1e4
+
+
+class BICLUM(UnsupervisedTrainingMixin, BaseModelClass):
+    """Bilateral contrastive alignment of two modalities measured in different cells.
+
+    After BiCLUM (Yin et al., PLoS Comput Biol 2026). RNA cells and ATAC (gene activity) or
+    protein cells are embedded in one latent space by per-modality cell encoders, trained with
+
+    - reconstruction through per-modality feature embeddings (``x ~ z @ Z_m.T``), negative
+      binomial on counts or squared error on standardised log-normalised values;
+    - a cell-level NT-Xent loss pulling together cross-modal mutual nearest neighbours, found
+      first in a joint PCA of the shared features (with none shared: a Gromov-Wasserstein match
+      of the two data sets' shapes) and then, every few epochs, also in the model's own latent
+      space;
+    - a feature-level NT-Xent loss pulling together the two embeddings of each shared gene.
+
+    Feature embeddings are computed from a fixed-size metacell sketch of each modality, not
+    from one input per cell, so memory does not grow with the number of cells.
+
+    Parameters
+    ----------
+    adata
+        MuData registered with :meth:`setup_mudata` or AnnData registered with
+        :meth:`setup_anndata`.
+    n_latent
+        Dimension of the shared latent space.
+    n_hidden, n_layers, dropout_rate
+        Shape of the cell and feature encoders (BiCLUM: 256, 2, 0.2).
+    likelihood
+        ``"nb"`` (negative binomial on the counts) or ``"mse"`` (squared error on standardised
+        log-normalised values, as in the paper). Both read raw counts.
+    n_metacells
+        Size of each modality's sketch for the feature encoder (clipped to its cell count).
+    n_pcs
+        Components of the joint PCA the first pairs are found in.
+    mnn_k
+        Neighbourhood size of the mutual nearest neighbour search.
+    **module_kwargs
+        Keyword arguments of :class:`~scvi_contrastive.module.bilateral.BilateralAlignmentModule`
+        (``cell_temperature``, ``feature_temperature``, ``cell_weight``, ``feature_weight``, ...).
+
+    Examples
+    --------
+    >>> mdata = MuData({"rna": rna, "atac": gene_activity(atac, genes=rna)})
+    >>> BICLUM.setup_mudata(mdata, modalities={"rna_layer": "rna", "atac_layer": "atac"})
+    >>> model = BICLUM(mdata)
+    >>> model.train(max_epochs=100)
+    >>> mdata.obsm["X_biclum"] = model.get_latent_representation()
+    """
+
+    _module_cls = BilateralAlignmentModule
+    _data_splitter_cls = UnpairedDataSplitter
+
+    def __init__(
+        self,
+        adata: AnnData | MuData,
+        n_latent: int = 32,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.2,
+        likelihood: Literal["nb", "mse"] = "nb",
+        n_metacells: int = 128,
+        n_pcs: int = 30,
+        mnn_k: int = 20,
+        **module_kwargs,
+    ):
+        super().__init__(adata)
+        self.mnn_k = mnn_k
+        names, count_keys = self._layout()
+        rows = self._modality_rows(self.adata_manager)
+        columns = self._feature_columns()
+        normalized = {
+            name: _log_normalize(
+                self.adata_manager.get_from_registry(count_keys[name])[rows[name]], columns[name]
+            )
+            for name in names
+        }
+        moments = {name: column_moments(x) for name, x in normalized.items()}
+        pairs = shared_feature_pairs(self._features())
+        embeddings = _initial_embeddings(normalized, pairs, n_pcs)
+        sketches = {
+            name: metacell_sketch(
+                normalized[name],
+                embeddings[name],
+                min(n_metacells, len(rows[name])),
+                *moments[name],
+                random_state=settings.seed or 0,
+            )
+            for name in names
+        }
+        self.module = self._module_cls(
+            names,
+            sketches,
+            input_columns=columns,
+            feature_pairs=pairs,
+            n_batch=self.summary_stats.n_batch,
+            n_latent=n_latent,
+            n_hidden=n_hidden,
+            n_layers=n_layers,
+            dropout_rate=dropout_rate,
+            likelihood=likelihood,
+            **module_kwargs,
+        )
+        for name in names:
+            self.module.set_feature_scaling(name, *moments[name])
+        self.initial_mnn_pairs_ = _mnn_rows(embeddings, rows, mnn_k)
+        self.mnn_pairs_ = self.initial_mnn_pairs_
+        self._model_summary_string = (
+            f"BICLUM model: modalities {names}, {self.module.feature_pairs.shape[1]} shared "
+            f"features, n_latent {n_latent}, likelihood {likelihood!r}, "
+            f"{self.mnn_pairs_.shape[1]} initial MNN pairs"
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    # ------------------------------------------------------------------ setup
+    @classmethod
+    @setup_anndata_dsp.dedent
+    def setup_mudata(
+        cls,
+        mdata: MuData,
+        rna_layer: str | None = None,
+        atac_layer: str | None = None,
+        protein_layer: str | None = None,
+        batch_key: str | None = None,
+        labels_key: str | None = None,
+        feature_space: Literal["shared", "separate"] = "shared",
+        modalities: dict[str, str] | None = None,
+        **kwargs,
+    ) -> None:
+        """%(summary_mdata)s.
+
+        The two modalities may hold **different cells** (``MuData({"rna": rna, "atac": ga})``;
+        ``mdata.obs`` is then the union of both sets), the same cells (paired data: each cell
+        is used once per modality, and :meth:`get_latent_representation` averages its two
+        embeddings unless ``modality`` is given) or a mix. Choose highly variable genes on RNA
+        beforehand (e.g. ``sc.pp.highly_variable_genes``) and subset both modalities to them.
+
+        Counts must be raw (non-negative integers; gene activity summed from peak counts is).
+        Setup adds to ``mdata``, through the ``preregister`` hook of scvi's MuData fields (so a
+        new MuData given to a getter is prepared the same way; see
+        :mod:`scvi_contrastive.data.fields`): ``mdata.obsm["_scvi_contrastive_observed"]``
+        (which cells each modality holds) and, for each modality ``m`` that does not hold every
+        cell of ``mdata.obs`` in order, ``mdata.obsm["_scvi_contrastive_<m>"]`` (its counts as a
+        CSR matrix aligned to ``mdata.obs``, zero rows where ``m`` lacks the cell) with the
+        feature names in ``mdata.uns["_scvi_contrastive_<m>_var_names"]``. The user's matrices
+        and layers are not changed.
+
+        Parameters
+        ----------
+        %(param_mdata)s
+        rna_layer
+            RNA counts layer (``None``: ``.X``).
+        atac_layer
+            Layer of the ATAC modality, already in gene space (gene activity; ``None``: ``.X``).
+        protein_layer
+            Layer of the protein modality (``None``: ``.X``).
+        %(param_batch_key)s
+            Must be a column of ``mdata.obs`` defined for every cell.
+        labels_key
+            Column of ``mdata.obs`` with cell labels (may be missing for the cells of one
+            modality). Not used in training; the default of :meth:`transfer_labels`.
+        feature_space
+            ``"shared"``: both modalities restricted to the features they share by name (an
+            error if there are none). ``"separate"``: each modality keeps all its features;
+            features with the same name (if any) are paired by the feature-level loss; with no
+            shared names that loss is off and the first cell pairs come from matching the
+            shape of the two data sets (see :func:`~scvi_contrastive.nn.mnn.structural_embedding`).
+        %(param_modalities)s
+            Keys: ``"rna_layer"`` and one of ``"atac_layer"``, ``"protein_layer"``; values:
+            modality names in ``mdata.mod``. Default:
+            ``{"rna_layer": "rna", "atac_layer": "atac"}``.
+        """
+        modalities = dict(_DEFAULT_MODALITIES if modalities is None else modalities)
+        setup_method_args = cls._get_setup_method_args(**locals())
+        _check_modalities_keys(mdata, modalities)
+        modality_of = cls._create_modalities_attr_dict(modalities, setup_method_args)
+        layers = _modality_layers(mdata, modality_of, locals())
+        names = list(layers)
+        for key in (batch_key, labels_key):
+            if key is not None and key not in mdata.obs:
+                raise ValueError(f"Column {key!r} not found in `mdata.obs`.")
+        select_features({name: mdata.mod[name].var_names for name in names}, feature_space)
+        mdata_fields = [
+            MuDataCategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key, mod_key=None),
+            MuDataObservedModalitiesField(CONTRASTIVE_KEYS.OBSERVED_KEY, names),
+        ]
+        for name, (arg, layer) in layers.items():
+            mdata_fields.append(count_field(_LAYER_ARG_KEYS[arg], mdata, name, layer))
+        adata_manager = AnnDataManager(
+            fields=mdata_fields,
+            setup_method_args=setup_method_args,
+            # The modalities hold different cells by design.
+            validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),
+        )
+        adata_manager.register_fields(mdata, **kwargs)
+        cls.register_manager(adata_manager)
+
+    @classmethod
+    @setup_anndata_dsp.dedent
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        modality_key: str,
+        layer: str | None = None,
+        batch_key: str | None = None,
+        labels_key: str | None = None,
+        **kwargs,
+    ) -> None:
+        """%(summary)s.
+
+        The concatenated form: one AnnData whose rows are cells of either modality over one
+        shared feature space (e.g. RNA cells and ATAC gene-activity cells stacked with
+        ``anndata.concat``), ``adata.obs[modality_key]`` naming each row's modality (two
+        categories). A cell measured in both modalities appears as two rows.
+
+        Parameters
+        ----------
+        %(param_adata)s
+        modality_key
+            Column of ``adata.obs`` naming each row's modality.
+        %(param_layer)s
+        %(param_batch_key)s
+        labels_key
+            Column of ``adata.obs`` with cell labels (may be missing for one modality); the
+            default of :meth:`transfer_labels`, not used in training.
+        """
+        setup_method_args = cls._get_setup_method_args(**locals())
+        for key in (modality_key, batch_key, labels_key):
+            if key is not None and key not in adata.obs:
+                raise ValueError(f"Column {key!r} not found in `adata.obs`.")
+        n_modalities = adata.obs[modality_key].nunique()
+        if n_modalities != 2 or adata.obs[modality_key].isna().any():
+            raise ValueError(
+                f"`adata.obs[{modality_key!r}]` must name one of exactly two modalities for "
+                f"every row, found {n_modalities} distinct values."
+            )
+        anndata_fields = [
+            CountLayerField(REGISTRY_KEYS.X_KEY, layer, "the AnnData"),
+            CategoricalObsField(CONTRASTIVE_KEYS.MODALITY_KEY, modality_key),
+            CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
+        ]
+        adata_manager = AnnDataManager(fields=anndata_fields, setup_method_args=setup_method_args)
+        adata_manager.register_fields(adata, **kwargs)
+        cls.register_manager(adata_manager)
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def _is_mudata(self) -> bool:
+        return isinstance(self.adata, MuData)
+
+    def _layout(self) -> tuple[list[str], dict[str, str]]:
+        """The two modality names (RNA first) and the registry key of each one's counts."""
+        setup_args = self.registry_["setup_args"]
+        if self._is_mudata:
+            modalities = setup_args["modalities"]
+            count_keys = {
+                modalities[arg]: key for arg, key in _LAYER_ARG_KEYS.items() if arg in modalities
+            }
+            return list(count_keys), count_keys
+        state = self.adata_manager.get_state_registry(CONTRASTIVE_KEYS.MODALITY_KEY)
+        names = [str(name) for name in state.categorical_mapping]
+        return names, dict.fromkeys(names, REGISTRY_KEYS.X_KEY)
+
+    def _modality_rows(self, adata_manager: AnnDataManager) -> dict[str, np.ndarray]:
+        """Rows of the registered data held by each modality."""
+        names, _ = self._layout()
+        if self._is_mudata:
+            observed = adata_manager.get_from_registry(CONTRASTIVE_KEYS.OBSERVED_KEY)
+            return {name: np.flatnonzero(np.asarray(observed[name])) for name in names}
+        codes = np.asarray(adata_manager.get_from_registry(CONTRASTIVE_KEYS.MODALITY_KEY)).ravel()
+        return {name: np.flatnonzero(codes == code) for code, name in enumerate(names)}
+
+    def _feature_columns(self) -> dict[str, np.ndarray]:
+        """Positions, among each modality's registered features, of those the model uses."""
+        _, count_keys = self._layout()
+        registered = {
+            name: np.asarray(self.adata_manager.get_state_registry(key).column_names).astype(str)
+            for name, key in count_keys.items()
+        }
+        feature_space = self.registry_["setup_args"].get("feature_space", "shared")
+        return select_features(registered, feature_space)
+
+    def _features(self) -> dict[str, np.ndarray]:
+        """Names of the features the model uses, per modality."""
+        _, count_keys = self._layout()
+        columns = self._feature_columns()
+        return {
+            name: np.asarray(self.adata_manager.get_state_registry(key).column_names).astype(str)[
+                columns[name]
+            ]
+            for name, key in count_keys.items()
+        }
+
+    # ------------------------------------------------------------------ training
+    def train(
+        self,
+        max_epochs: int | None = None,
+        accelerator: str = "auto",
+        devices: int | list[int] | str = "auto",
+        train_size: float | None = None,
+        validation_size: float | None = None,
+        batch_size: int = 128,
+        mnn_refresh_every: int = 5,
+        mnn_refresh_start: int | None = None,
+        pair_fraction: float = 0.5,
+        datasplitter_kwargs: dict | None = None,
+        plan_kwargs: dict | None = None,
+        **trainer_kwargs,
+    ):
+        """Train the model with scvi-tools' :class:`~scvi.train.TrainingPlan`.
+
+        Parameters
+        ----------
+        max_epochs
+            Number of passes over the larger modality. Default: 50 up to 20,000 cells, then
+            fewer (down to 10 at 100,000): longer training slowly over-fits the pairs.
+        accelerator, devices
+            Lightning accelerator and devices (``"auto"``: a GPU when present).
+        train_size
+            Share of cells trained on; default 1.0 (alignment is transductive).
+        validation_size
+            Share of cells held out for the validation loss.
+        batch_size
+            Cells *per modality* in each minibatch.
+        mnn_refresh_every
+            Recompute the positive pairs on the latent space every this many epochs (0: never,
+            keep the pairs of the joint PCA).
+        mnn_refresh_start
+            First epoch of a refresh (default ``mnn_refresh_every``).
+        pair_fraction
+            Share of each modality's minibatch taken by members of positive pairs.
+        datasplitter_kwargs
+            Extra arguments of :class:`~scvi_contrastive.dataloaders.UnpairedDataSplitter`.
+        plan_kwargs
+            Arguments of :class:`~scvi.train.TrainingPlan` (``lr``, ``weight_decay``, ...).
+        **trainer_kwargs
+            Arguments of :class:`~scvi.train.Trainer`.
+        """
+        if max_epochs is None:
+            max_epochs = int(np.clip(50 * 20_000 / self.adata.n_obs, 10, 50))
+        _, count_keys = self._layout()
+        datasplitter_kwargs = {
+            "modality_rows": self._modality_rows(self.adata_manager),
+            "count_keys": count_keys,
+            "pair_source": self._current_pairs,
+            "pair_fraction": pair_fraction,
+            **(datasplitter_kwargs or {}),
+        }
+        start = mnn_refresh_every if mnn_refresh_start is None else mnn_refresh_start
+        callbacks = list(trainer_kwargs.pop("callbacks", None) or [])
+        callbacks.append(MNNRefresh(self._refresh_mnn_pairs, every=mnn_refresh_every, start=start))
+        return super().train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            train_size=train_size,
+            validation_size=validation_size,
+            batch_size=batch_size,
+            datasplitter_kwargs=datasplitter_kwargs,
+            plan_kwargs=plan_kwargs,
+            callbacks=callbacks,
+            **trainer_kwargs,
+        )
+
+    def _current_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.mnn_pairs_[0], self.mnn_pairs_[1]
+
+    def _refresh_mnn_pairs(self) -> None:
+        """Positive pairs := mutual nearest neighbours of the latent space ∪ the initial pairs.
+
+        The initial pairs (from the shared features) are kept: they are an independent view of
+        the correspondence, and without them the model drifts towards confirming its own
+        mistakes (on the PBMC Multiome subset FOSCTTM then worsens with every refresh).
+        """
+        rows = self._modality_rows(self.adata_manager)
+        latent = {name: self._embed(self.adata, name, r) for name, r in rows.items()}
+        both = np.concatenate([self.initial_mnn_pairs_, _mnn_rows(latent, rows, self.mnn_k)], 1)
+        self.mnn_pairs_ = np.unique(both, axis=1)
+        logger.info(f"Refreshed MNN pairs: {self.mnn_pairs_.shape[1]}")
+
+    # ------------------------------------------------------------------ getters
+    @torch.inference_mode()
+    def _embed(
+        self,
+        adata: AnnData | MuData,
+        modality: str,
+        rows: np.ndarray,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """Latent embedding of ``rows`` of ``adata`` from the data of ``modality``."""
+        _, count_keys = self._layout()
+        key = count_keys[modality]
+        if len(rows) == 0:
+            return np.zeros((0, self.module.n_latent), np.float32)
+        loader = self._make_data_loader(
+            adata=adata,
+            indices=rows,
+            batch_size=batch_size,
+            data_and_attributes={key: np.float32, REGISTRY_KEYS.BATCH_KEY: np.int64},
+        )
+        latent = []
+        with _eval_mode(self.module):
+            for tensors in loader:
+                tensors[REGISTRY_KEYS.X_KEY] = tensors.pop(key)
+                inputs = self.module._get_inference_input({modality: tensors})
+                latent.append(self.module.inference(**inputs)["z"][modality].cpu().numpy())
+        return np.concatenate(latent)
+
+    def get_latent_representation(
+        self,
+        adata: AnnData | MuData | None = None,
+        indices: Sequence[int] | None = None,
+        batch_size: int | None = None,
+        modality: str | None = None,
+    ) -> np.ndarray:
+        """Joint latent embedding of the cells of both modalities.
+
+        Parameters
+        ----------
+        adata
+            Registered (or compatible) data; default the model's.
+        indices
+            Rows of ``adata.obs`` to embed (default all), in this order.
+        batch_size
+            Minibatch size for inference.
+        modality
+            ``None``: every cell from the modality that holds it (a cell held by both, as in
+            paired data, gets the mean of its two embeddings). A modality name: every cell from
+            that modality's data, NaN rows for cells it does not hold.
+
+        Returns
+        -------
+        ``(len(indices), n_latent)`` array in the order of ``indices``.
+        """
+        adata = self._validate_anndata(adata)
+        names, _ = self._layout()
+        if modality is not None and modality not in names:
+            raise ValueError(f"`modality` must be one of {names} or None, got {modality!r}.")
+        indices = np.arange(adata.n_obs) if indices is None else np.asarray(indices)
+        rows = self._modality_rows(self.get_anndata_manager(adata, required=True))
+        total = np.zeros((len(indices), self.module.n_latent))
+        count = np.zeros(len(indices))
+        for name in names if modality is None else [modality]:
+            held = np.isin(indices, rows[name])
+            total[held] += self._embed(adata, name, indices[held], batch_size)
+            count[held] += 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (total / count[:, None]).astype(np.float32)
+
+    @torch.inference_mode()
+    def get_feature_embeddings(self) -> dict[str, pd.DataFrame]:
+        """Embedding of every feature of each modality (features x latent dimensions)."""
+        with _eval_mode(self.module):
+            embeddings = self.module.feature_embeddings()
+        return {
+            name: pd.DataFrame(
+                embeddings[name].cpu().numpy(),
+                index=pd.Index(features, name="feature"),
+                columns=[f"latent_{i}" for i in range(embeddings[name].shape[1])],
+            )
+            for name, features in self._features().items()
+        }
+
+    def get_mnn_pairs(self) -> pd.DataFrame:
+        """Current cross-modal positive pairs: one row per pair, the two cells' obs names."""
+        names, _ = self._layout()
+        obs_names = np.asarray(self.adata.obs_names)
+        pairs = dict(zip(names, self.mnn_pairs_, strict=True))
+        return pd.DataFrame({name: obs_names[rows] for name, rows in pairs.items()})
+
+    def transfer_labels(
+        self,
+        labels_key: str | None = None,
+        source: str | None = None,
+        k: int = 15,
+        adata: AnnData | MuData | None = None,
+        batch_size: int | None = None,
+    ) -> pd.DataFrame:
+        """Predict the other modality's labels from the source modality's by kNN in the latent.
+
+        Parameters
+        ----------
+        labels_key
+            Column of ``adata.obs`` with the labels of the source cells (default: the
+            ``labels_key`` given at setup). Source cells with a missing label are skipped.
+        source
+            Modality whose cells carry the labels (default: the RNA modality).
+        k
+            Number of neighbours voting (cosine distance).
+        adata
+            Registered (or compatible) data; default the model's.
+        batch_size
+            Minibatch size for inference.
+
+        Returns
+        -------
+        DataFrame indexed by the target cells' obs names with ``predicted`` (label) and
+        ``confidence`` (share of the ``k`` neighbours voting for it).
+        """
+        adata = self._validate_anndata(adata)
+        names, _ = self._layout()
+        source = names[0] if source is None else source
+        if source not in names:
+            raise ValueError(f"`source` must be one of {names}, got {source!r}.")
+        target = names[1 - names.index(source)]
+        labels_key = labels_key or self.registry_["setup_args"].get("labels_key")
+        if labels_key is None or labels_key not in adata.obs:
+            raise ValueError(f"`labels_key` must be a column of `adata.obs`, got {labels_key!r}.")
+        rows = self._modality_rows(self.get_anndata_manager(adata, required=True))
+        labels = adata.obs[labels_key].to_numpy()[rows[source]]
+        labelled = pd.notna(labels)
+        if not labelled.any():
+            raise ValueError(f"No {source!r} cell has a label in `adata.obs[{labels_key!r}]`.")
+        z_source = self._embed(adata, source, rows[source][labelled], batch_size)
+        z_target = self._embed(adata, target, rows[target], batch_size)
+        classifier = KNeighborsClassifier(n_neighbors=min(k, len(z_source)), metric="cosine")
+        classifier.fit(z_source, labels[labelled].astype(str))
+        probabilities = classifier.predict_proba(z_target)
+        best = probabilities.argmax(axis=1)
+        return pd.DataFrame(
+            {
+                "predicted": classifier.classes_[best],
+                "confidence": probabilities[np.arange(len(best)), best],
+            },
+            index=pd.Index(np.asarray(adata.obs_names)[rows[target]], name="cell"),
+        )
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _check_modalities_keys(mdata: MuData, modalities: dict[str, str]) -> None:
+    """Clear errors for a wrong ``mdata`` type or ``modalities`` keys, before scvi's checks."""
+    if not isinstance(mdata, MuData):
+        raise TypeError(f"`mdata` must be a MuData, got {type(mdata).__name__}.")
+    unknown = set(modalities) - set(_LAYER_ARG_KEYS)
+    if unknown:
+        raise ValueError(
+            f"Unknown key(s) {sorted(unknown)} in `modalities`; allowed keys are "
+            f"{sorted(_LAYER_ARG_KEYS)} (batch_key and labels_key are read from `mdata.obs`)."
+        )
+    others = [arg for arg in ("atac_layer", "protein_layer") if arg in modalities]
+    if "rna_layer" not in modalities or len(others) != 1:
+        raise ValueError(
+            "`modalities` must map 'rna_layer' and exactly one of 'atac_layer', 'protein_layer' "
+            f"to modality names, got {modalities}."
+        )
+
+
+def _modality_layers(
+    mdata: MuData, modality_of: dict[str, str | None], arguments: dict
+) -> dict[str, tuple[str, str | None]]:
+    """Per modality (RNA first): its layer argument of ``setup_mudata`` and that layer."""
+    layers = {}
+    for arg in _LAYER_ARG_KEYS:
+        name = modality_of[arg]
+        if name is None:
+            continue
+        if name not in mdata.mod:
+            raise ValueError(
+                f"Modality {name!r} (`modalities[{arg!r}]`) not found in mdata.mod "
+                f"({list(mdata.mod)})."
+            )
+        layer = arguments[arg]
+        if layer is not None and layer not in mdata.mod[name].layers:
+            raise ValueError(
+                f"Layer {layer!r} (`{arg}`) not found in modality {name!r} (layers: "
+                f"{list(mdata.mod[name].layers)}). Pass its raw-count layer, or None for `.X`."
+            )
+        layers[name] = (arg, layer)
+    if len(layers) != 2:
+        raise ValueError("`modalities` must name two different modalities.")
+    return layers
+
+
+def select_features(
+    var_names: dict[str, Sequence[str]], feature_space: Literal["shared", "separate"]
+) -> dict[str, np.ndarray]:
+    """Features of each modality the model uses.
+
+    Parameters
+    ----------
+    var_names
+        Feature names of the two modalities, the RNA modality first.
+    feature_space
+        ``"shared"``: the features both modalities have, in the first modality's order (an
+        error if there are none). ``"separate"``: all features of each modality.
+
+    Returns
+    -------
+    Per modality, positions in its ``var_names``.
+    """
+    (first, names_a), (second, names_b) = ((n, pd.Index(v)) for n, v in var_names.items())
+    for name, names in ((first, names_a), (second, names_b)):
+        if not names.is_unique:
+            raise ValueError(
+                f"var_names of modality {name!r} are not unique; call "
+                f"`mdata.mod[{name!r}].var_names_make_unique()` before setup."
+            )
+    if feature_space == "separate":
+        return {first: np.arange(len(names_a)), second: np.arange(len(names_b))}
+    if feature_space != "shared":
+        raise ValueError(f"`feature_space` must be 'shared' or 'separate', got {feature_space!r}.")
+    shared = names_a.intersection(names_b, sort=False)
+    if len(shared) == 0:
+        raise ValueError(
+            f"Modalities {first!r} and {second!r} share no feature names. Put both in one gene "
+            "space (ATAC: `scvi_contrastive.data.gene_activity(atac, genes=rna)`; proteins: "
+            "`scvi_contrastive.data.protein_to_gene`), or pass `feature_space='separate'` to "
+            "align the cells in a learned space without feature correspondences."
+        )
+    return {first: names_a.get_indexer(shared), second: names_b.get_indexer(shared)}
+
+
+def shared_feature_pairs(features: dict[str, Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in the two modalities' feature lists of the features both have by name."""
+    names_a, names_b = (pd.Index(f) for f in features.values())
+    shared = names_a.intersection(names_b, sort=False)
+    return tuple(names.get_indexer(shared).astype(np.int64) for names in (names_a, names_b))
+
+
+def _log_normalize(counts, columns: np.ndarray) -> sparse.csr_matrix | np.ndarray:
+    """``log1p(counts / library * 1e4)`` of ``columns``, as the cell encoder computes it.
+
+    The library is summed over ``columns`` (the encoder sees only those); sparse stays sparse.
+    """
+    counts = (
+        sparse.csr_matrix(counts)[:, columns] if sparse.issparse(counts) else counts[:, columns]
+    )
+    library = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
+    scale = _TARGET_SUM / np.maximum(library, 1.0)
+    if sparse.issparse(counts):
+        scaled = sparse.csr_matrix(sparse.diags(scale) @ counts, dtype=np.float32)
+        scaled.data = np.log1p(scaled.data)
+        return scaled
+    return np.log1p(np.asarray(counts) * scale[:, None]).astype(np.float32)
+
+
+def _initial_embeddings(
+    normalized: dict, pairs: tuple[np.ndarray, np.ndarray], n_pcs: int
+) -> dict[str, np.ndarray]:
+    """Shared representation the first MNN pairs (and the metacell sketches) are computed in."""
+    (first, x_a), (second, x_b) = normalized.items()
+    if len(pairs[0]) > 0:
+        z_a, z_b = joint_pca([x_a[:, pairs[0]], x_b[:, pairs[1]]], n_pcs)
+    else:
+        warnings.warn(
+            f"Modalities {first!r} and {second!r} share no features: the first positive pairs "
+            "come from matching the shape of the two data sets, which is weaker than shared "
+            "features; check the alignment.",
+            UserWarning,
+            stacklevel=settings.warnings_stacklevel,
+        )
+        z_a, z_b = structural_embedding(x_a, x_b, n_pcs)
+    return {first: z_a, second: z_b}
+
+
+def _mnn_rows(embeddings: dict, rows: dict, k: int) -> np.ndarray:
+    """MNN pairs of two modalities' embeddings, as a ``2 x n_pairs`` array of data rows."""
+    (first, z_a), (second, z_b) = embeddings.items()
+    idx_a, idx_b = find_mnn_pairs(z_a, z_b, k=k)
+    return np.stack([rows[first][idx_a], rows[second][idx_b]])
+
+
+@contextmanager
+def _eval_mode(module: torch.nn.Module):
+    """Evaluation mode for inference during training (e.g. a pair refresh), then restore."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
