@@ -1,0 +1,73 @@
+"""Command line: ``python -m scvi_contrastive.benchmark --dataset ... --models ... --out ...``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import warnings
+
+from scvi_contrastive.benchmark.datasets import DATASETS
+from scvi_contrastive.benchmark.peers import ADAPTERS
+from scvi_contrastive.benchmark.runner import DEFAULT_DATASETS, DEFAULT_MODELS, run_benchmark
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m scvi_contrastive.benchmark",
+        description="Train our models and their peers side by side and score them.",
+    )
+    parser.add_argument(
+        "--dataset",
+        "--datasets",
+        nargs="+",
+        default=list(DEFAULT_DATASETS),
+        choices=sorted(DATASETS),
+        dest="datasets",
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=list(DEFAULT_MODELS),
+        help=f"any of {list(ADAPTERS)} (case-insensitive)",
+    )
+    parser.add_argument("--out", default="results", help="output folder")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: 600 cells, a few epochs per model"
+    )
+    parser.add_argument(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="cap every model's epochs (default: each model's own)",
+    )
+    parser.add_argument("--n-cells", type=int, default=None, help="subsample to this many cells")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--accelerator", default="auto", help="Lightning accelerator")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark from the command line."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for noisy in ("jax", "lightning", "scvi", "numba", "matplotlib", "h5py", "fsspec"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    run_benchmark(
+        datasets=args.datasets,
+        models=args.models,
+        out=args.out,
+        quick=args.quick,
+        max_epochs=args.max_epochs,
+        seed=args.seed,
+        n_cells=args.n_cells,
+        accelerator=args.accelerator,
+        threads=args.threads,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""What every peer adapter shares: run settings and the reasons a method may not run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scvi_contrastive.benchmark.datasets import BenchmarkDataset
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Settings the runner passes to every adapter.
+
+    Attributes
+    ----------
+    seed
+        Random seed for the method.
+    max_epochs
+        Cap on training epochs; ``None`` lets each method use its own recommended default.
+    quick
+        Smoke-test mode: adapters cut their training to a few epochs.
+    accelerator
+        Lightning accelerator for scvi-tools models (``"auto"``, ``"cpu"``, ``"gpu"``).
+
+    """
+
+    seed: int = 0
+    max_epochs: int | None = None
+    quick: bool = False
+    accelerator: str = "auto"
+
+    def epochs(self, default: int | None, quick: int = 5) -> int | None:
+        """Epochs to train: ``max_epochs`` if set, a few in quick mode, else ``default``."""
+        if self.max_epochs is not None:
+            return self.max_epochs
+        return quick if self.quick else default
+
+
+class MethodNotApplicable(Exception):
+    """The method cannot run on this kind of data set (e.g. totalVI without protein)."""
+
+
+class MethodNotAvailable(Exception):
+    """The method's code is not there yet (e.g. one of our models still being written)."""
+
+
+def require(dataset: BenchmarkDataset, paired: bool, other: str | tuple[str, ...]) -> None:
+    """Raise :class:`MethodNotApplicable` unless ``dataset`` has this pairing and modality."""
+    others = (other,) if isinstance(other, str) else other
+    if dataset.paired != paired:
+        kind = "paired" if paired else "unpaired"
+        raise MethodNotApplicable(f"needs {kind} data")
+    if dataset.other not in others:
+        raise MethodNotApplicable(f"needs RNA + {' or '.join(others)}, got RNA + {dataset.other}")
