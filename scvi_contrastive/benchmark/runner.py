@@ -67,6 +67,10 @@ def _embeddings_anndata(dataset: BenchmarkDataset, results: list[MethodResult]) 
     for result in results:
         if result.embedding is not None:
             adata.obsm[f"X_{result.name}"] = np.asarray(result.embedding, dtype=np.float32)
+        if result.clusters is not None:
+            adata.obs[f"{result.name}_cluster"] = pd.Categorical(
+                np.asarray(result.clusters).astype(str)
+            )
     return adata
 
 

@@ -8,14 +8,27 @@ from scipy import sparse
 _CHUNK_ROWS = 10_000
 
 
-def _log_normalized(chunk, target_sum: float):
-    library = np.asarray(chunk.sum(axis=1), dtype=np.float64).ravel()
+def log_normalize(counts, target_sum: float = 1e4, dtype=np.float64):
+    """``log1p(counts / library * target_sum)``, as the models' encoders compute it.
+
+    Parameters
+    ----------
+    counts
+        Cells × features counts; sparse input stays sparse.
+    target_sum
+        Library size every cell is normalised to.
+    dtype
+        Floating dtype of the result.
+    """
+    library = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
     scale = target_sum / np.maximum(library, 1.0)
-    if sparse.issparse(chunk):
-        normalized = sparse.diags(scale) @ sparse.csr_matrix(chunk, dtype=np.float64)
+    if sparse.issparse(counts):
+        normalized = sparse.csr_matrix(
+            sparse.diags(scale) @ sparse.csr_matrix(counts), dtype=dtype
+        )
         normalized.data = np.log1p(normalized.data)
         return normalized
-    return np.log1p(np.asarray(chunk, dtype=np.float64) * scale[:, None])
+    return np.log1p(np.asarray(counts, dtype=np.float64) * scale[:, None]).astype(dtype)
 
 
 def log_normalized_moments(
@@ -43,7 +56,7 @@ def log_normalized_moments(
     total = np.zeros(matrix.shape[1])
     total_sq = np.zeros(matrix.shape[1])
     for start in range(0, rows.size, _CHUNK_ROWS):
-        logged = _log_normalized(matrix[rows[start : start + _CHUNK_ROWS]], target_sum)
+        logged = log_normalize(matrix[rows[start : start + _CHUNK_ROWS]], target_sum)
         squared = logged.multiply(logged) if sparse.issparse(logged) else logged**2
         total += np.asarray(logged.sum(axis=0)).ravel()
         total_sq += np.asarray(squared.sum(axis=0)).ravel()

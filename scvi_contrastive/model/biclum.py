@@ -22,16 +22,19 @@ from scvi.utils import setup_anndata_dsp
 from sklearn.neighbors import KNeighborsClassifier
 
 from scvi_contrastive._constants import REGISTRY_KEYS as CONTRASTIVE_KEYS
+from scvi_contrastive.data.feature_moments import log_normalize
 from scvi_contrastive.data.fields import (
     CountLayerField,
     MuDataObservedModalitiesField,
     count_field,
 )
 from scvi_contrastive.dataloaders import UnpairedDataSplitter
+from scvi_contrastive.model.query import BilateralQueryMixin
 from scvi_contrastive.module.bilateral import BilateralAlignmentModule
 from scvi_contrastive.nn.feature_embedding import metacell_sketch
 from scvi_contrastive.nn.mnn import column_moments, find_mnn_pairs, joint_pca, structural_embedding
 from scvi_contrastive.train.bilateral import MNNRefresh
+from scvi_contrastive.train.threads import preserve_torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ _DEFAULT_MODALITIES = {"rna_layer": "rna", "atac_layer": "atac"}
 _TARGET_SUM = 1e4
 
 
-class BICLUM(UnsupervisedTrainingMixin, BaseModelClass):
+class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Bilateral contrastive alignment of two modalities measured in different cells.
 
     After BiCLUM (Yin et al., PLoS Comput Biol 2026). RNA cells and ATAC (gene activity) or
@@ -96,6 +99,7 @@ class BICLUM(UnsupervisedTrainingMixin, BaseModelClass):
     _module_cls = BilateralAlignmentModule
     _data_splitter_cls = UnpairedDataSplitter
 
+    @preserve_torch_threads()
     def __init__(
         self,
         adata: AnnData | MuData,
@@ -665,20 +669,11 @@ def shared_feature_pairs(features: dict[str, Sequence[str]]) -> tuple[np.ndarray
 
 
 def _log_normalize(counts, columns: np.ndarray) -> sparse.csr_matrix | np.ndarray:
-    """``log1p(counts / library * 1e4)`` of ``columns``, as the cell encoder computes it.
-
-    The library is summed over ``columns`` (the encoder sees only those); sparse stays sparse.
-    """
+    """Log-normalised ``columns`` of ``counts``; the library sums only those, as the encoder's."""
     counts = (
         sparse.csr_matrix(counts)[:, columns] if sparse.issparse(counts) else counts[:, columns]
     )
-    library = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
-    scale = _TARGET_SUM / np.maximum(library, 1.0)
-    if sparse.issparse(counts):
-        scaled = sparse.csr_matrix(sparse.diags(scale) @ counts, dtype=np.float32)
-        scaled.data = np.log1p(scaled.data)
-        return scaled
-    return np.log1p(np.asarray(counts) * scale[:, None]).astype(np.float32)
+    return log_normalize(counts, _TARGET_SUM, dtype=np.float32)
 
 
 def _initial_embeddings(

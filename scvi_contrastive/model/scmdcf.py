@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from mudata import MuData
 from scvi import REGISTRY_KEYS as SCVI_KEYS
-from scvi.data import AnnDataManager, fields
+from scvi.data import AnnDataManager, AnnDataManagerValidationCheck, fields
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils import setup_anndata_dsp
 
@@ -21,8 +21,12 @@ from ..data.fields import MuDataObservedModalitiesField, count_field
 from ..data.validation import check_finite, row_sums
 from ..module.fusion import MODALITY_KEYS, ContrastiveFusionModule
 from ..train.fusion import ContrastiveFusionTrainingPlan
+from .query import QueryMappingMixin
 
 logger = logging.getLogger(__name__)
+
+#: Upper bound of the default number of epochs (half warm-up, half clustering).
+DEFAULT_MAX_EPOCHS = 100
 
 #: ``setup_mudata`` argument naming each modality's layer.
 _LAYER_ARGS = {
@@ -32,7 +36,7 @@ _LAYER_ARGS = {
 }
 
 
-class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
+class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Contrastive fusion of paired multi-omics cells (CITE-seq, Multiome, RNA+ATAC+protein).
 
     After scMDCF (Cheng et al., Genome Medicine 2026): one encoder per modality, a
@@ -58,8 +62,9 @@ class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
     dropout_rate
         Dropout in the encoders.
     n_clusters
-        Number of clusters of the DEC head; ``None`` picks it by Leiden on the joint
-        embedding when the clustering phase starts.
+        Number of clusters of the DEC head; ``None`` takes the Leiden clustering of the joint
+        embedding whose clusters have the highest silhouette when the clustering phase
+        starts (no labels needed).
     max_clusters
         Largest number of clusters the DEC head can hold.
     rna_likelihood
@@ -69,8 +74,9 @@ class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
     atac_likelihood
         ``"bernoulli"`` (on binarised counts) or ``"poisson"``.
     contrastive_loss
-        ``"mutual_information"`` (scMDCF's entropy-regularised form, weight ``lamb``) or
-        ``"info_nce"``.
+        ``"info_nce"`` (NT-Xent over the minibatch) or ``"mutual_information"`` (scMDCF's
+        entropy-regularised form, weight ``lamb``). InfoNCE is the default: on both labelled
+        CITE-seq data sets it gave clearly better Leiden clusters (see the README).
     lamb
         Entropy weight of the mutual-information loss; ``None`` uses scMDCF's (0.5 with
         protein, 10 with ATAC).
@@ -80,7 +86,9 @@ class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
     contrastive_weight
         Weight of the contrastive loss.
     clustering_weight
-        Weight of the DEC loss in the clustering phase.
+        Weight of the DEC loss in the clustering phase. A strong weight (the default, 20)
+        makes the clusters of the joint embedding compact, which gave the best Leiden
+        clusters on the labelled CITE-seq data (see the README).
     variational
         Gaussian encoders regularised towards ``N(0, I)`` (as scvi-tools models), or
         deterministic ones (as the published scMDCF).
@@ -115,11 +123,11 @@ class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
         rna_likelihood: Literal["nb", "zinb"] = "nb",
         protein_likelihood: Literal["nb_mixture", "nb"] = "nb_mixture",
         atac_likelihood: Literal["bernoulli", "poisson"] = "bernoulli",
-        contrastive_loss: Literal["mutual_information", "info_nce"] = "mutual_information",
+        contrastive_loss: Literal["mutual_information", "info_nce"] = "info_nce",
         lamb: float | None = None,
         reconstruction_weights: dict[str, float] | None = None,
         contrastive_weight: float = 1.0,
-        clustering_weight: float = 1.0,
+        clustering_weight: float = 20.0,
         variational: bool = True,
         **module_kwargs,
     ):
@@ -205,7 +213,8 @@ class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
         Parameters
         ----------
         max_epochs
-            Total number of epochs. ``None`` uses 200.
+            Total number of epochs. ``None`` uses scvi's heuristic for the number of cells,
+            at most 100.
         n_epochs_pretrain
             Epochs before the DEC clustering phase begins; ``None`` uses half of
             ``max_epochs``.
@@ -233,7 +242,9 @@ class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
             Passed to :class:`~scvi.train.Trainer`, e.g. ``strategy="ddp"`` and ``devices=4``
             for distributed training.
         """
-        max_epochs = 200 if max_epochs is None else max_epochs
+        if max_epochs is None:
+            # scvi's heuristic (400 epochs up to 20k cells, fewer beyond), capped.
+            max_epochs = min(DEFAULT_MAX_EPOCHS, max(1, round(20_000 / self.adata.n_obs * 400)))
         if n_epochs_pretrain is None:
             n_epochs_pretrain = max_epochs // 2
         plan_kwargs = {
@@ -532,7 +543,12 @@ class SCMDCF(UnsupervisedTrainingMixin, BaseModelClass):
             count_field(MODALITY_KEYS[m], mdata, mod_key, all_layers[m])
             for m, mod_key in mod_keys.items()
         ]
-        adata_manager = AnnDataManager(fields=mudata_fields, setup_method_args=setup_method_args)
+        adata_manager = AnnDataManager(
+            fields=mudata_fields,
+            setup_method_args=setup_method_args,
+            # Partially measured modalities are aligned by the count fields themselves.
+            validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),
+        )
         adata_manager.register_fields(mdata, **kwargs)
         _check_registered_counts(adata_manager, list(mod_keys))
         cls.register_manager(adata_manager)

@@ -74,7 +74,8 @@ class ContrastiveFusionModule(BaseModuleClass):
         totalVI-style background/foreground mixture) or ``"nb"``, ATAC ``"bernoulli"`` (on
         binarised counts) or ``"poisson"``.
     contrastive_loss
-        ``"mutual_information"`` (scMDCF's entropy-regularised form) or ``"info_nce"``.
+        ``"info_nce"`` (NT-Xent) or ``"mutual_information"`` (scMDCF's entropy-regularised
+        form).
     n_contrastive
         Output dimension of the projection head the contrastive loss sees.
     lamb
@@ -110,13 +111,13 @@ class ContrastiveFusionModule(BaseModuleClass):
         n_layers: int = 2,
         dropout_rate: float = 0.1,
         likelihoods: dict[str, str] | None = None,
-        contrastive_loss: Literal["mutual_information", "info_nce"] = "mutual_information",
+        contrastive_loss: Literal["mutual_information", "info_nce"] = "info_nce",
         n_contrastive: int = 16,
         lamb: float | None = None,
         temperature: float = 0.1,
         reconstruction_weights: dict[str, float] | None = None,
         contrastive_weight: float = 1.0,
-        clustering_weight: float = 1.0,
+        clustering_weight: float = 20.0,
         max_clusters: int = 50,
         variational: bool = True,
     ):

@@ -75,7 +75,7 @@ def initial_centers(
     latent: np.ndarray,
     n_clusters: int | None = None,
     method: Literal["leiden", "kmeans"] = "leiden",
-    resolution: float = 1.0,
+    resolution: float | None = None,
     seed: int = 0,
 ) -> np.ndarray:
     """Cluster centres to start DEC from: the means of an initial clustering of ``latent``.
@@ -86,8 +86,9 @@ def initial_centers(
         ``(n_cells, n_latent)`` embedding.
     n_clusters
         Number of clusters. With ``method="leiden"`` the Leiden resolution (0.1 to 1.5) whose
-        cluster count is nearest is used; ``None`` uses ``resolution`` and takes the number
-        of clusters from Leiden.
+        cluster count is nearest is used. ``None`` takes the number of clusters from Leiden:
+        at ``resolution`` if given, else at the resolution whose clusters have the highest
+        silhouette (:func:`leiden_best_silhouette`).
     method
         ``"leiden"`` (communities of a 15-nearest-neighbour graph, which follow elongated
         and unevenly sized populations) or ``"kmeans"`` (``n_init=20``, needs
@@ -114,12 +115,17 @@ def initial_centers(
         )
     if method != "leiden":
         raise ValueError(f"`method` must be 'leiden' or 'kmeans', got {method!r}.")
-    if n_clusters is None:
+    if n_clusters is None and resolution is None:
+        labels, _ = leiden_best_silhouette(latent, seed=seed)
+    elif n_clusters is None:
         labels = leiden_clusters(latent, resolution=resolution, seed=seed)
     else:
         labels, _ = leiden_nearest_k(n_clusters, latent, seed=seed)
     return np.stack([latent[labels == c].mean(axis=0) for c in np.unique(labels)])
 
+
+#: Resolutions searched by :func:`leiden_best_silhouette`, from coarse to fine.
+SILHOUETTE_RESOLUTIONS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0)
 
 #: Leiden resolutions searched by :func:`leiden_nearest_k` (0.1, 0.2, ..., 1.5).
 DEFAULT_RESOLUTIONS = tuple(np.round(np.arange(0.1, 1.51, 0.1), 2))
@@ -198,4 +204,54 @@ def leiden_nearest_k(
             best, best_resolution, best_gap = clusters, float(resolution), gap
         if gap == 0:
             break
+    return best, best_resolution
+
+
+def leiden_best_silhouette(
+    embedding: np.ndarray,
+    resolutions: tuple[float, ...] = SILHOUETTE_RESOLUTIONS,
+    n_neighbors: int = 15,
+    sample_size: int = 5000,
+    seed: int = 0,
+) -> tuple[np.ndarray, float]:
+    """Leiden clustering at the resolution whose clusters have the highest silhouette.
+
+    A label-free choice of the number of clusters: the partition whose clusters are, on
+    average, most compact and best separated in the embedding.
+
+    Parameters
+    ----------
+    embedding
+        ``(n_cells, d)`` array.
+    resolutions
+        Resolutions tried; ties go to the first (coarsest).
+    n_neighbors
+        Neighbours of the kNN graph.
+    sample_size
+        Cells the silhouette is computed on (a random subset when there are more).
+    seed
+        Random state of the graph, Leiden and the subset.
+
+    Returns
+    -------
+    The clusters and the chosen resolution.
+    """
+    from sklearn.metrics import silhouette_score
+
+    graph = neighbors_graph(embedding, n_neighbors, seed)
+    best, best_resolution, best_score = None, float("nan"), -np.inf
+    for resolution in resolutions:
+        clusters = leiden_on_graph(graph, resolution, seed)
+        if len(np.unique(clusters)) < 2:
+            continue
+        score = silhouette_score(
+            embedding,
+            clusters,
+            sample_size=min(sample_size, len(clusters)),
+            random_state=seed,
+        )
+        if score > best_score:
+            best, best_resolution, best_score = clusters, float(resolution), score
+    if best is None:
+        raise ValueError("Leiden found a single cluster at every resolution tried.")
     return best, best_resolution

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import lightning.pytorch as pl
 
+from .threads import preserve_torch_threads
+
 
 class MNNRefresh(pl.Callback):
     """Recompute the cross-modal positive pairs on the model's embedding every few epochs.
@@ -36,4 +38,5 @@ class MNNRefresh(pl.Callback):
         """Refresh the pairs when this epoch is due (before its dataloader is iterated)."""
         epoch = trainer.current_epoch
         if self.every > 0 and epoch >= self.start and (epoch - self.start) % self.every == 0:
-            self.refresh()
+            with preserve_torch_threads():
+                self.refresh()

@@ -12,6 +12,7 @@ from scvi.train import TrainingPlan
 
 from ..module.fusion import ContrastiveFusionModule
 from ..nn.clustering import initial_centers
+from .threads import preserve_torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ class ContrastiveFusionTrainingPlan(TrainingPlan):
         How the centres are initialised, see
         :func:`~scvi_contrastive.nn.clustering.initial_centers`.
     cluster_resolution
-        Leiden resolution used when ``n_clusters`` is ``None``.
+        Leiden resolution used when ``n_clusters`` is ``None``; ``None`` picks the resolution
+        whose clusters have the highest silhouette.
     cluster_seed
         Seed of the clustering initialisation.
     clustering_loss_weights
@@ -56,7 +58,7 @@ class ContrastiveFusionTrainingPlan(TrainingPlan):
         n_epochs_pretrain: int = 100,
         n_clusters: int | None = None,
         cluster_init: Literal["leiden", "kmeans"] = "leiden",
-        cluster_resolution: float = 1.0,
+        cluster_resolution: float | None = None,
         cluster_seed: int = 0,
         clustering_loss_weights: dict | None = None,
         **kwargs,
@@ -103,13 +105,14 @@ class ContrastiveFusionTrainingPlan(TrainingPlan):
 
     def _initialize_clusters(self) -> None:
         latent = self._embed_training_cells()
-        centers = initial_centers(
-            latent,
-            self.n_clusters,
-            method=self.cluster_init,
-            resolution=self.cluster_resolution,
-            seed=self.cluster_seed,
-        )
+        with preserve_torch_threads():
+            centers = initial_centers(
+                latent,
+                self.n_clusters,
+                method=self.cluster_init,
+                resolution=self.cluster_resolution,
+                seed=self.cluster_seed,
+            )
         self.module.dec.set_centers(torch.as_tensor(centers))
         logger.info(
             "DEC initialised with %d clusters at epoch %d.", len(centers), self.current_epoch

@@ -53,7 +53,7 @@ def run_scmdcf(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult
         **{layer_arg: "counts"},
         modalities={"rna_layer": "rna", layer_arg: dataset.other},
     )
-    model = model_cls(mdata, n_clusters=dataset.n_labels)
+    model = model_cls(mdata)
     max_epochs = settings.epochs(None)
     with measure_training() as cost:
         model.train(
@@ -67,7 +67,7 @@ def run_scmdcf(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult
         clusters=np.asarray(model.get_cluster_assignments()),
         device=torch_device_name(model.device),
         n_epochs=_epochs_trained(model),
-        settings={"max_epochs": max_epochs or "default", "n_clusters": dataset.n_labels},
+        settings={"max_epochs": max_epochs or "default"},
     )
     return cost.apply(result)
 
