@@ -19,3 +19,14 @@ def tests(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def demo(session: nox.Session) -> None:
     session.run("python", "-m", "scvi_contrastive", "demo", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def tutorials(session: nox.Session) -> None:
+    session.run("python", "-m", "pytest", "tests/test_tutorials.py", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def bench(session: nox.Session) -> None:
+    args = session.posargs or ["--quick", "--out", "results/bench-quick"]
+    session.run("python", "-m", "scvi_contrastive.benchmark", *args)

@@ -183,7 +183,8 @@ class BilateralQueryMixin(QueryMappingMixin):
     must hold cells of both modalities, since training needs cross-modal pairs; its first pairs
     are the mutual nearest neighbours in the reference model's latent space, where the two
     modalities are already aligned. Without training, the returned model embeds the query with
-    the reference encoders (new batch columns at the mean of the reference batches').
+    the reference encoders (new batch columns at the mean of the reference batches' columns, or
+    zero when the reference had a single batch).
     """
 
     _per_batch_parameters = ("bias.",)

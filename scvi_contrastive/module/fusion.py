@@ -117,7 +117,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         temperature: float = 0.1,
         reconstruction_weights: dict[str, float] | None = None,
         contrastive_weight: float = 1.0,
-        clustering_weight: float = 20.0,
+        clustering_weight: float = 1.0,
         max_clusters: int = 50,
         variational: bool = True,
     ):
