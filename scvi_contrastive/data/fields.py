@@ -17,7 +17,7 @@ from scipy import sparse
 from scvi.data.fields import LayerField, MuDataWrapper, ObsmField
 
 from .._constants import SETUP_PREFIX
-from .validation import check_counts
+from .validation import check_counts, check_feature_names, check_in_memory
 
 OBSERVED_OBSM_KEY = f"{SETUP_PREFIX}_observed"
 
@@ -40,38 +40,6 @@ def _get_layer(adata, layer: str | None):
             "existing layer or `None` for `.X`."
         )
     return adata.layers[layer]
-
-
-def check_feature_names(source: np.ndarray, target: pd.Index, where: str) -> None:
-    """Raise ``ValueError`` if ``target`` feature names differ from the registered ones.
-
-    Parameters
-    ----------
-    source
-        Feature names registered with the model.
-    target
-        Feature names of the data given now.
-    where
-        How the user knows the data (e.g. ``"modality 'rna'"``).
-
-    """
-    source = pd.Index(np.asarray(source).astype(str))
-    target = pd.Index(np.asarray(target).astype(str))
-    if source.equals(target):
-        return
-    missing = source.difference(target)
-    extra = target.difference(source)
-    if len(missing) == 0 and len(extra) == 0:
-        raise ValueError(
-            f"The features of {where} are the registered ones in a different order. Reorder "
-            f"them first, e.g. `mdata.mod[...] = mdata.mod[...][:, reference_var_names].copy()`."
-        )
-    raise ValueError(
-        f"The features of {where} differ from those the model was registered with: "
-        f"{len(missing)} missing (e.g. {list(missing[:5])}), {len(extra)} unexpected "
-        f"(e.g. {list(extra[:5])}). Subset and reorder them to the reference's var_names; "
-        "missing features can be added as zero columns."
-    )
 
 
 class CountLayerField(LayerField):
@@ -98,9 +66,12 @@ class CountLayerField(LayerField):
 
     def validate_field(self, adata) -> None:
         """Validate the field."""
+        check_in_memory(adata, self.description)
         matrix = _get_layer(adata, self.attr_key)
         if adata.n_vars == 0:
-            raise ValueError(f"{self.description} has no features.")
+            raise ValueError(
+                f"No features in {self.description}; check the filtering that produced it."
+            )
         check_counts(matrix, f"{_layer_name(self.attr_key)} of {self.description}")
 
     def transfer_field(self, state_registry: dict, adata_target, **kwargs) -> dict:
@@ -149,6 +120,12 @@ class AlignedCountField(ObsmField):
 def _write_aligned_counts(wrapper, mdata: MuData) -> None:
     field: AlignedCountField = wrapper.adata_field
     modality = mdata.mod[field.source_mod]
+    check_in_memory(modality, f"modality {field.source_mod!r}")
+    if modality.n_obs == 0 or modality.n_vars == 0:
+        raise ValueError(
+            f"Modality {field.source_mod!r} has {modality.n_obs} cells and {modality.n_vars} "
+            "features; every registered modality needs both."
+        )
     counts = _get_layer(modality, field.source_layer)
     check_counts(counts, f"{_layer_name(field.source_layer)} of modality {field.source_mod!r}")
     rows = modality.obs_names.get_indexer(mdata.obs_names)

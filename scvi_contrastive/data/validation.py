@@ -1,9 +1,20 @@
-"""Checks on user matrices that fail early with a message naming the input and the fix."""
+"""Checks on user inputs (matrices, MuData layout, saved models) that fail early and say the fix.
+
+Each error names the input (argument, modality, layer or file) and what to do instead.
+"""
 
 from __future__ import annotations
 
+import os
+import pickle
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 from scipy import sparse
+from scvi import settings
 
 _CHUNK_ROWS = 10_000
 
@@ -86,3 +97,327 @@ def row_sums(matrix) -> np.ndarray:
             for start in range(0, matrix.shape[0], _CHUNK_ROWS)
         ]
     )
+
+
+def check_in_memory(adata, description: str) -> None:
+    """Raise ``ValueError`` if ``adata`` (an AnnData or MuData) is backed on disk.
+
+    Backed data are refused rather than half supported: the count checks and the aligned
+    matrices of partially measured modalities read whole matrices, and a backed sparse matrix
+    reaches them as an HDF5 dataset they cannot read.
+
+    Parameters
+    ----------
+    adata
+        AnnData or MuData.
+    description
+        How the user knows this object (e.g. ``"modality 'rna'"``).
+
+    """
+    if getattr(adata, "isbacked", False):
+        raise ValueError(
+            f"{description} is backed on disk (read with `backed=True`); the models need it in "
+            "memory. Read it without `backed` (`mudata.read_h5mu(path)` or "
+            "`anndata.read_h5ad(path)`), or load the open object with `mdata.filename = None` "
+            "(MuData) or `adata = adata.to_memory()` (AnnData)."
+        )
+
+
+def check_unique_obs_names(mdata) -> None:
+    """Raise ``ValueError`` if the cell names of ``mdata`` or of one of its modalities repeat.
+
+    Parameters
+    ----------
+    mdata
+        MuData.
+
+    """
+    tables = {"`mdata`": (mdata.obs_names, "mdata.obs_names_make_unique()")}
+    for name, modality in mdata.mod.items():
+        fix = f"mdata.mod[{name!r}].obs_names_make_unique()` then `mdata.update()"
+        tables[f"modality {name!r}"] = (modality.obs_names, fix)
+    for where, (names, fix) in tables.items():
+        if not names.is_unique:
+            repeated = list(names[names.duplicated()].unique()[:5])
+            raise ValueError(
+                f"The obs_names of {where} are not unique (e.g. {repeated}); cells are matched "
+                f"across modalities by name. Call `{fix}` first."
+            )
+
+
+def check_obs_columns(obs, columns: dict[str, str], where: str = "`mdata.obs`") -> None:
+    """Raise ``ValueError`` for a missing column, or a categorical column with missing values.
+
+    Parameters
+    ----------
+    obs
+        The ``obs`` table the columns are read from.
+    columns
+        Column name → the setup argument naming it (e.g. ``"batch_key"``).
+    where
+        How the user knows ``obs`` in messages.
+
+    """
+    for column, argument in columns.items():
+        if column not in obs:
+            raise ValueError(
+                f"Column {column!r} not found in {where} (given as `{argument}`); columns: "
+                f"{list(obs.columns)}."
+            )
+        missing = obs[column].isna().to_numpy()
+        if missing.any():
+            raise ValueError(
+                f"Column {column!r} (`{argument}`) of {where} has no value for {missing.sum()} "
+                f"cells (e.g. {list(obs.index[missing][:5])}). Give them a category (e.g. "
+                f"`obs[{column!r}] = obs[{column!r}].astype(str).fillna('unknown')`) or remove "
+                "those cells before setup."
+            )
+
+
+def check_cells_have_counts(adata_manager, registry_keys: list[str], refuse: bool = True) -> None:
+    """Refuse (or warn about) cells without counts in any of the registered count matrices.
+
+    Such cells carry no information for the models.
+
+    Parameters
+    ----------
+    adata_manager
+        Manager of the registered data.
+    registry_keys
+        Registry keys of the count matrices (cells × features, aligned to the registered obs).
+    refuse
+        Raise ``ValueError``; otherwise warn (for a model that embeds such cells from their
+        all-zero input without numerical trouble).
+
+    """
+    totals = np.zeros(adata_manager.adata.n_obs)
+    for key in registry_keys:
+        totals += row_sums(adata_manager.get_from_registry(key))
+    empty = np.flatnonzero(totals == 0)
+    if not empty.size:
+        return
+    names = list(adata_manager.adata.obs_names[empty[:5]])
+    message = f"{empty.size} cells have no counts in any registered modality (e.g. {names})."
+    fix = "Remove them before setup, e.g. `mdata = mdata[total_counts > 0].copy()`."
+    if refuse:
+        raise ValueError(f"{message} {fix}")
+    warnings.warn(
+        f"{message} They are embedded from an all-zero input, which says nothing about them. "
+        f"{fix}",
+        UserWarning,
+        stacklevel=settings.warnings_stacklevel,
+    )
+
+
+def check_modalities_keys(
+    modalities: dict[str, str], allowed: Sequence[str], note: str = ""
+) -> None:
+    """Raise ``ValueError`` if the ``modalities`` argument of a setup has unknown keys.
+
+    Parameters
+    ----------
+    modalities
+        The ``modalities`` argument: setup argument → modality name.
+    allowed
+        Setup arguments it may name.
+    note
+        Appended to the message.
+
+    """
+    unknown = sorted(set(modalities) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"Unknown key(s) {unknown} in `modalities`; allowed keys are {sorted(allowed)}, "
+            f"each mapping a setup argument to the name of a modality in `mdata.mod`.{note}"
+        )
+
+
+def check_layer(mdata, mod_key: str, layer: str | None, argument: str) -> None:
+    """Raise ``ValueError`` if a modality or the layer named by a setup argument is missing.
+
+    Parameters
+    ----------
+    mdata
+        MuData.
+    mod_key
+        Modality named in ``modalities[argument]``.
+    layer
+        Value of the setup argument (``None``: ``.X``).
+    argument
+        Name of the setup argument, e.g. ``"rna_layer"``.
+
+    """
+    if mod_key not in mdata.mod:
+        raise ValueError(
+            f"Modality {mod_key!r} not found in `mdata.mod` (given as `modalities[{argument!r}]`"
+            f"); it has {list(mdata.mod)}. Fix the `modalities` argument."
+        )
+    if layer is not None and layer not in mdata.mod[mod_key].layers:
+        raise ValueError(
+            f"Layer {layer!r} (`{argument}`) not found in modality {mod_key!r} (layers: "
+            f"{list(mdata.mod[mod_key].layers)}). Pass its raw-count layer, or None for `.X`."
+        )
+
+
+#: Keys of a saved scvi-tools registry: the saving class, a field's feature names.
+_MODEL_NAME_KEY = "model_name"
+_COLUMN_NAMES_KEY = "column_names"
+
+
+def read_saved_registry(
+    model_cls: type,
+    dir_path: str | os.PathLike,
+    prefix: str | None = None,
+    allowed_classes: Sequence[str] = (),
+) -> dict:
+    """Registry of a saved model, after checking that the folder holds an intact save of it.
+
+    scvi-tools' own errors for these cases point elsewhere (a missing file is reported as a
+    legacy format, a cut file as an OS error, another class without naming it).
+
+    Parameters
+    ----------
+    model_cls
+        Class whose ``load`` was called.
+    dir_path
+        Folder given to ``load``.
+    prefix
+        Prefix of the saved file names.
+    allowed_classes
+        Names of other classes whose saves ``model_cls`` may load.
+
+    Returns
+    -------
+    The saved registry.
+
+    """
+    folder = Path(dir_path)
+    model_file = folder / f"{prefix or ''}model.pt"
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"Model folder {str(folder)!r} does not exist. Pass the folder given to "
+            "`model.save(...)`."
+        )
+    if not model_file.is_file():
+        raise FileNotFoundError(
+            f"Model folder {str(folder)!r} holds no {model_file.name!r} (it has "
+            f"{sorted(p.name for p in folder.iterdir())}). Pass the folder given to "
+            "`model.save(...)`, and its `prefix` if one was used."
+        )
+    try:
+        registry = model_cls.load_registry(str(folder), prefix=prefix)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
+        raise ValueError(
+            f"{str(model_file)!r} ({model_file.stat().st_size} bytes) cannot be read: it is "
+            f"truncated or corrupt ({type(error).__name__}: {error}). Copy or save the model "
+            "again."
+        ) from error
+    saved_class = registry.get(_MODEL_NAME_KEY)
+    if saved_class not in (model_cls.__name__, *allowed_classes):
+        raise ValueError(
+            f"{str(folder)!r} holds a {saved_class} model, not a {model_cls.__name__} one. "
+            f"Load it with the class that saved it: `{saved_class}.load(...)`."
+        )
+    return registry
+
+
+def check_saved_model(
+    model_cls: type,
+    dir_path: str | os.PathLike,
+    adata,
+    count_modalities: Callable[[dict], dict[str, str | None]],
+    prefix: str | None = None,
+    backup_url: str | None = None,
+    allowed_classes_names_list: Sequence[str] | None = None,
+    **load_kwargs,
+) -> None:
+    """Checks of a model's ``load`` arguments before scvi-tools reads the save.
+
+    Parameters
+    ----------
+    model_cls
+        Class whose ``load`` was called.
+    dir_path, adata, prefix, backup_url, allowed_classes_names_list, **load_kwargs
+        Arguments of ``load``.
+    count_modalities
+        Maps a saved registry to ``{registry key of counts: modality}`` (``None``: the
+        AnnData itself).
+
+    """
+    if backup_url is not None and not (Path(dir_path) / f"{prefix or ''}model.pt").exists():
+        return  # scvi-tools downloads the save first, then reads it
+    registry = read_saved_registry(model_cls, dir_path, prefix, allowed_classes_names_list or ())
+    if adata is not None and adata is not False:
+        check_saved_features(registry, adata, count_modalities(registry))
+
+
+def check_feature_names(source: np.ndarray, target: pd.Index, where: str) -> None:
+    """Raise ``ValueError`` if ``target`` feature names differ from the registered ones.
+
+    Parameters
+    ----------
+    source
+        Feature names registered with the model.
+    target
+        Feature names of the data given now.
+    where
+        How the user knows the data (e.g. ``"modality 'rna'"``).
+
+    """
+    source = pd.Index(np.asarray(source).astype(str))
+    target = pd.Index(np.asarray(target).astype(str))
+    if source.equals(target):
+        return
+    missing = source.difference(target, sort=False)
+    extra = target.difference(source, sort=False)
+    fix = (
+        "e.g. `modality = modality[:, reference_var_names].copy()` (then `mdata.update()`), "
+        "with `reference_var_names` the var_names the model was set up with"
+    )
+    if len(missing) == 0 and len(extra) == 0 and len(source) == len(target):
+        moved = np.flatnonzero(source.to_numpy() != target.to_numpy())
+        examples = ", ".join(
+            f"{target[i]!r} at position {i} where {source[i]!r} was registered" for i in moved[:5]
+        )
+        raise ValueError(
+            f"The features of {where} are the registered ones in a different order: "
+            f"{len(moved)} of {len(source)} out of place, e.g. {examples}. Reorder them first, "
+            f"{fix}."
+        )
+    differences = [f"{len(target)} features where {len(source)} were registered"]
+    if len(missing):
+        differences.append(f"{len(missing)} registered ones missing: {list(missing[:10])}")
+    if len(extra):
+        differences.append(f"{len(extra)} not registered: {list(extra[:10])}")
+    raise ValueError(
+        f"The features of {where} differ from those the model was set up with "
+        f"({'; '.join(differences)}). Subset and reorder them to the registered features, "
+        f"{fix}; missing features can be added as zero columns."
+    )
+
+
+def check_saved_features(registry: dict, adata, count_modalities: dict[str, str | None]) -> None:
+    """Raise ``ValueError`` unless data given to ``load`` have the saved model's features.
+
+    Parameters
+    ----------
+    registry
+        Registry of the saved model.
+    adata
+        AnnData or MuData given to ``load``.
+    count_modalities
+        Registry key of each count matrix → modality holding it (``None``: ``adata`` itself).
+
+    """
+    for registry_key, mod_key in count_modalities.items():
+        state = registry["field_registries"][registry_key]["state_registry"]
+        if mod_key is None:
+            target, where = adata, "the AnnData"
+        elif mod_key not in getattr(adata, "mod", {}):
+            raise ValueError(
+                f"Modality {mod_key!r}, which the saved model was set up with, is not in the "
+                f"data given to `load` (modalities: {list(getattr(adata, 'mod', {}))})."
+            )
+        else:
+            target, where = adata.mod[mod_key], f"modality {mod_key!r}"
+        check_feature_names(state[_COLUMN_NAMES_KEY], target.var_names, where)

@@ -28,12 +28,22 @@ from scvi_contrastive.data.fields import (
     MuDataObservedModalitiesField,
     count_field,
 )
+from scvi_contrastive.data.validation import (
+    check_cells_have_counts,
+    check_in_memory,
+    check_layer,
+    check_modalities_keys,
+    check_obs_columns,
+    check_saved_model,
+    check_unique_obs_names,
+)
 from scvi_contrastive.dataloaders import UnpairedDataSplitter
 from scvi_contrastive.model.query import BilateralQueryMixin
 from scvi_contrastive.module.bilateral import BilateralAlignmentModule
 from scvi_contrastive.nn.feature_embedding import metacell_sketch
 from scvi_contrastive.nn.mnn import column_moments, find_mnn_pairs, joint_pca, structural_embedding
 from scvi_contrastive.train.bilateral import MNNRefresh
+from scvi_contrastive.train.callbacks import with_default_callbacks
 from scvi_contrastive.train.threads import preserve_torch_threads
 
 logger = logging.getLogger(__name__)
@@ -191,8 +201,11 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         (which cells each modality holds) and, for each modality ``m`` that does not hold every
         cell of ``mdata.obs`` in order, ``mdata.obsm["_scvi_contrastive_<m>"]`` (its counts as a
         CSR matrix aligned to ``mdata.obs``, zero rows where ``m`` lacks the cell) with the
-        feature names in ``mdata.uns["_scvi_contrastive_<m>_var_names"]``. The user's matrices
-        and layers are not changed.
+        feature names in ``mdata.uns["_scvi_contrastive_<m>_var_names"]``. As in every
+        scvi-tools model, ``mdata.obs["_scvi_batch"]`` (all zeros without a ``batch_key``) and
+        ``mdata.uns["_scvi_uuid"]``/``mdata.uns["_scvi_manager_uuid"]`` are added. Counts,
+        layers, ``var`` and existing ``obs`` columns are never changed, by setup, training or
+        the getters (see ``docs/reliability.md``). Backed (``backed=True``) data are refused.
 
         Parameters
         ----------
@@ -225,9 +238,10 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         modality_of = cls._create_modalities_attr_dict(modalities, setup_method_args)
         layers = _modality_layers(mdata, modality_of, locals())
         names = list(layers)
-        for key in (batch_key, labels_key):
-            if key is not None and key not in mdata.obs:
-                raise ValueError(f"Column {key!r} not found in `mdata.obs`.")
+        _check_cells(mdata, names)
+        check_obs_columns(mdata.obs, {batch_key: "batch_key"} if batch_key else {})
+        if labels_key is not None and labels_key not in mdata.obs:
+            raise ValueError(f"Column {labels_key!r} not found in `mdata.obs` (`labels_key`).")
         select_features({name: mdata.mod[name].var_names for name in names}, feature_space)
         mdata_fields = [
             MuDataCategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key, mod_key=None),
@@ -242,6 +256,9 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
             validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),
         )
         adata_manager.register_fields(mdata, **kwargs)
+        count_keys = [_LAYER_ARG_KEYS[arg] for arg, _ in layers.values()]
+        # Unpaired ATAC gene activity often has a few empty cells; they train without trouble.
+        check_cells_have_counts(adata_manager, count_keys, refuse=False)
         cls.register_manager(adata_manager)
 
     @classmethod
@@ -262,6 +279,10 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         ``anndata.concat``), ``adata.obs[modality_key]`` naming each row's modality (two
         categories). A cell measured in both modalities appears as two rows.
 
+        Adds ``adata.obs["_scvi_modality"]``, ``adata.obs["_scvi_batch"]`` (all zeros without a
+        ``batch_key``) and ``adata.uns["_scvi_uuid"]``/``adata.uns["_scvi_manager_uuid"]``, as
+        scvi-tools does; counts, layers, ``var`` and existing ``obs`` columns are not changed.
+
         Parameters
         ----------
         %(param_adata)s
@@ -274,9 +295,21 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
             default of :meth:`transfer_labels`, not used in training.
         """
         setup_method_args = cls._get_setup_method_args(**locals())
-        for key in (modality_key, batch_key, labels_key):
-            if key is not None and key not in adata.obs:
-                raise ValueError(f"Column {key!r} not found in `adata.obs`.")
+        check_in_memory(adata, "`adata`")
+        if adata.n_obs == 0:
+            raise ValueError("`adata` has no cells; check the filtering that produced it.")
+        if not adata.obs_names.is_unique:
+            raise ValueError(
+                "`adata.obs_names` are not unique; call `adata.obs_names_make_unique()` first "
+                "(`anndata.concat(..., index_unique='-')` keeps them unique when stacking)."
+            )
+        check_obs_columns(
+            adata.obs,
+            {modality_key: "modality_key"} | ({batch_key: "batch_key"} if batch_key else {}),
+            "`adata.obs`",
+        )
+        if labels_key is not None and labels_key not in adata.obs:
+            raise ValueError(f"Column {labels_key!r} not found in `adata.obs` (`labels_key`).")
         n_modalities = adata.obs[modality_key].nunique()
         if n_modalities != 2 or adata.obs[modality_key].isna().any():
             raise ValueError(
@@ -290,7 +323,19 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         ]
         adata_manager = AnnDataManager(fields=anndata_fields, setup_method_args=setup_method_args)
         adata_manager.register_fields(adata, **kwargs)
+        check_cells_have_counts(adata_manager, [REGISTRY_KEYS.X_KEY], refuse=False)
         cls.register_manager(adata_manager)
+
+    @classmethod
+    def load(cls, dir_path: str, adata: AnnData | MuData | None = None, **kwargs):
+        """Load a model saved with :meth:`save`.
+
+        As :meth:`scvi.model.base.BaseModelClass.load` (same arguments), after checking that
+        ``dir_path`` holds an intact BICLUM save and that ``adata`` (if given) has the features
+        the model was set up with, in the same order; each failure names what differs.
+        """
+        check_saved_model(cls, dir_path, adata, _count_modalities, **kwargs)
+        return super().load(dir_path, adata=adata, **kwargs)
 
     # ------------------------------------------------------------------ layout
     @property
@@ -383,7 +428,12 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         plan_kwargs
             Arguments of :class:`~scvi.train.TrainingPlan` (``lr``, ``weight_decay``, ...).
         **trainer_kwargs
-            Arguments of :class:`~scvi.train.Trainer`.
+            Arguments of :class:`~scvi.train.Trainer`, e.g. ``gradient_clip_val=1.0`` to clip
+            the gradient norm, ``callbacks=[TrainingCheckpoint(folder)]`` to write a checkpoint
+            every epoch and ``ckpt_path=folder / "last.ckpt"`` to resume from it (the positive
+            pairs are saved with it; see :mod:`scvi_contrastive.train.callbacks`). A NaN or
+            infinite loss stops training with
+            :class:`~scvi_contrastive.train.callbacks.NonFiniteLossError` naming the term.
         """
         if max_epochs is None:
             max_epochs = int(np.clip(50 * 20_000 / self.adata.n_obs, 10, 50))
@@ -396,7 +446,10 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
             **(datasplitter_kwargs or {}),
         }
         start = mnn_refresh_every if mnn_refresh_start is None else mnn_refresh_start
-        callbacks = list(trainer_kwargs.pop("callbacks", None) or [])
+        callbacks = with_default_callbacks(
+            trainer_kwargs.pop("callbacks", None),
+            model_state={"mnn_pairs": (self._current_pairs, self._set_pairs)},
+        )
         callbacks.append(MNNRefresh(self._refresh_mnn_pairs, every=mnn_refresh_every, start=start))
         return super().train(
             max_epochs=max_epochs,
@@ -413,6 +466,9 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     def _current_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         return self.mnn_pairs_[0], self.mnn_pairs_[1]
+
+    def _set_pairs(self, pairs: tuple[np.ndarray, np.ndarray]) -> None:
+        self.mnn_pairs_ = np.stack(pairs)
 
     def _refresh_mnn_pairs(self) -> None:
         """Positive pairs := mutual nearest neighbours of the latent space ∪ the initial pairs.
@@ -582,18 +638,35 @@ def _check_modalities_keys(mdata: MuData, modalities: dict[str, str]) -> None:
     """Clear errors for a wrong ``mdata`` type or ``modalities`` keys, before scvi's checks."""
     if not isinstance(mdata, MuData):
         raise TypeError(f"`mdata` must be a MuData, got {type(mdata).__name__}.")
-    unknown = set(modalities) - set(_LAYER_ARG_KEYS)
-    if unknown:
-        raise ValueError(
-            f"Unknown key(s) {sorted(unknown)} in `modalities`; allowed keys are "
-            f"{sorted(_LAYER_ARG_KEYS)} (batch_key and labels_key are read from `mdata.obs`)."
-        )
+    check_modalities_keys(
+        modalities, list(_LAYER_ARG_KEYS), " (batch_key and labels_key are read from mdata.obs.)"
+    )
     others = [arg for arg in ("atac_layer", "protein_layer") if arg in modalities]
     if "rna_layer" not in modalities or len(others) != 1:
         raise ValueError(
             "`modalities` must map 'rna_layer' and exactly one of 'atac_layer', 'protein_layer' "
             f"to modality names, got {modalities}."
         )
+
+
+def _check_cells(mdata: MuData, names: list[str]) -> None:
+    """Clear errors for data that are backed, empty or with repeated cell names."""
+    check_in_memory(mdata, "`mdata`")
+    for name in names:
+        if mdata.mod[name].n_obs == 0 or mdata.mod[name].n_vars == 0:
+            raise ValueError(
+                f"Modality {name!r} has {mdata.mod[name].n_obs} cells and "
+                f"{mdata.mod[name].n_vars} features; check the filtering that produced it."
+            )
+    check_unique_obs_names(mdata)
+
+
+def _count_modalities(registry: dict) -> dict[str, str | None]:
+    """Registry key of each modality's counts → that modality (``None``: the AnnData form)."""
+    modalities = registry["setup_args"].get("modalities")
+    if modalities is None:
+        return {REGISTRY_KEYS.X_KEY: None}
+    return {key: modalities[arg] for arg, key in _LAYER_ARG_KEYS.items() if arg in modalities}
 
 
 def _modality_layers(
@@ -605,18 +678,8 @@ def _modality_layers(
         name = modality_of[arg]
         if name is None:
             continue
-        if name not in mdata.mod:
-            raise ValueError(
-                f"Modality {name!r} (`modalities[{arg!r}]`) not found in mdata.mod "
-                f"({list(mdata.mod)})."
-            )
-        layer = arguments[arg]
-        if layer is not None and layer not in mdata.mod[name].layers:
-            raise ValueError(
-                f"Layer {layer!r} (`{arg}`) not found in modality {name!r} (layers: "
-                f"{list(mdata.mod[name].layers)}). Pass its raw-count layer, or None for `.X`."
-            )
-        layers[name] = (arg, layer)
+        check_layer(mdata, name, arguments[arg], arg)
+        layers[name] = (arg, arguments[arg])
     if len(layers) != 2:
         raise ValueError("`modalities` must name two different modalities.")
     return layers

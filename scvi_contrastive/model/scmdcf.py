@@ -18,8 +18,18 @@ from scvi.utils import setup_anndata_dsp
 from .._constants import MODALITIES, REGISTRY_KEYS
 from ..data.feature_moments import log_normalized_moments
 from ..data.fields import MuDataObservedModalitiesField, count_field
-from ..data.validation import check_finite, row_sums
+from ..data.validation import (
+    check_cells_have_counts,
+    check_finite,
+    check_in_memory,
+    check_layer,
+    check_modalities_keys,
+    check_obs_columns,
+    check_saved_model,
+    check_unique_obs_names,
+)
 from ..module.fusion import MODALITY_KEYS, ContrastiveFusionModule
+from ..train.callbacks import with_default_callbacks
 from ..train.fusion import ContrastiveFusionTrainingPlan
 from .query import QueryMappingMixin
 
@@ -34,6 +44,14 @@ _LAYER_ARGS = {
     MODALITIES.PROTEIN: "protein_layer",
     MODALITIES.ATAC: "atac_layer",
 }
+#: ``setup_mudata`` arguments that ``modalities`` may map to a modality.
+_MODALITY_ARGS = [
+    *_LAYER_ARGS.values(),
+    "batch_key",
+    "size_factor_key",
+    "categorical_covariate_keys",
+    "continuous_covariate_keys",
+]
 
 
 class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
@@ -86,9 +104,9 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
     contrastive_weight
         Weight of the contrastive loss.
     clustering_weight
-        Weight of the DEC loss in the clustering phase. A strong weight (the default, 20)
-        makes the clusters of the joint embedding compact, which gave the best Leiden
-        clusters on the labelled CITE-seq data (see the README).
+        Weight of the DEC loss in the clustering phase. Stronger weights make the clusters of
+        the joint embedding more compact but lock in the initial partition; across seeds the
+        default (1) gave the best Leiden clusters on the labelled CITE-seq data (README).
     variational
         Gaussian encoders regularised towards ``N(0, I)`` (as scvi-tools models), or
         deterministic ones (as the published scMDCF).
@@ -127,7 +145,7 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
         lamb: float | None = None,
         reconstruction_weights: dict[str, float] | None = None,
         contrastive_weight: float = 1.0,
-        clustering_weight: float = 20.0,
+        clustering_weight: float = 1.0,
         variational: bool = True,
         **module_kwargs,
     ):
@@ -240,7 +258,11 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
             Passed to scvi's :class:`~scvi.dataloaders.DataSplitter`.
         **trainer_kwargs
             Passed to :class:`~scvi.train.Trainer`, e.g. ``strategy="ddp"`` and ``devices=4``
-            for distributed training.
+            for distributed training, ``gradient_clip_val=1.0`` to clip the gradient norm,
+            ``callbacks=[TrainingCheckpoint(folder)]`` to write a checkpoint every epoch and
+            ``ckpt_path=folder / "last.ckpt"`` to resume from it (see
+            :mod:`scvi_contrastive.train.callbacks`). A NaN or infinite loss stops training
+            with :class:`~scvi_contrastive.train.callbacks.NonFiniteLossError` naming the term.
         """
         if max_epochs is None:
             # scvi's heuristic (400 epochs up to 20k cells, fewer beyond), capped.
@@ -254,6 +276,7 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
             "n_clusters": self.n_clusters,
             **(plan_kwargs or {}),
         }
+        trainer_kwargs["callbacks"] = with_default_callbacks(trainer_kwargs.get("callbacks"))
         return super().train(
             max_epochs=max_epochs,
             accelerator=accelerator,
@@ -436,6 +459,17 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
         return mapping.index(category)
 
     @classmethod
+    def load(cls, dir_path: str, adata: MuData | None = None, **kwargs):
+        """Load a model saved with :meth:`save`.
+
+        As :meth:`scvi.model.base.BaseModelClass.load` (same arguments), after checking that
+        ``dir_path`` holds an intact SCMDCF save and that ``adata`` (if given) has the features
+        the model was set up with, in the same order; each failure names what differs.
+        """
+        check_saved_model(cls, dir_path, adata, _count_modalities, **kwargs)
+        return super().load(dir_path, adata=adata, **kwargs)
+
+    @classmethod
     def setup_anndata(cls, adata, *args, **kwargs):
         """Not supported: paired modalities are registered from a MuData.
 
@@ -471,8 +505,13 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
         each cell) and, for each modality whose cells differ from ``mdata.obs``,
         ``obsm["_scvi_contrastive_<modality>"]`` (its counts aligned to ``mdata.obs``, zero rows
         for cells it lacks) and ``uns["_scvi_contrastive_<modality>_var_names"]``. As in every
-        scvi-tools model, ``uns["_scvi_uuid"]``/``uns["_scvi_manager_uuid"]`` are set and a
-        dense count matrix that is not C-contiguous is made so (values unchanged).
+        scvi-tools model, ``uns["_scvi_uuid"]``/``uns["_scvi_manager_uuid"]`` are set,
+        ``obs["_scvi_batch"]`` is added (to the ``.obs`` that ``modalities`` maps ``batch_key``
+        to; all zeros without a ``batch_key``), covariates are gathered in
+        ``obsm["_scvi_extra_categorical_covs"]``/``obsm["_scvi_extra_continuous_covs"]``, and a
+        dense count matrix that is not C-contiguous is made so (values unchanged). Counts,
+        layers, ``var`` and existing ``obs`` columns are never changed, by setup, training or
+        the getters (see ``docs/reliability.md``). Backed (``backed=True``) data are refused.
 
         Parameters
         ----------
@@ -507,15 +546,19 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
             raise ValueError(
                 "`modalities` is required, e.g. {'rna_layer': 'rna', 'protein_layer': 'prot'}."
             )
+        check_modalities_keys(modalities, _MODALITY_ARGS)
         modalities = cls._create_modalities_attr_dict(modalities, setup_method_args)
         mod_keys = {m: getattr(modalities, arg) for m, arg in _LAYER_ARGS.items()}
         mod_keys = {m: k for m, k in mod_keys.items() if k is not None}
-        _validate_mudata(mdata, mod_keys)
         all_layers = {
             MODALITIES.RNA: rna_layer,
             MODALITIES.PROTEIN: protein_layer,
             MODALITIES.ATAC: atac_layer,
         }
+        _validate_mudata(mdata, mod_keys, all_layers)
+        _check_categorical_columns(
+            mdata, modalities, batch_key, list(categorical_covariate_keys or [])
+        )
 
         mudata_fields = [
             fields.MuDataCategoricalObsField(
@@ -550,51 +593,69 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
             validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),
         )
         adata_manager.register_fields(mdata, **kwargs)
-        _check_registered_counts(adata_manager, list(mod_keys))
+        _check_registered_values(adata_manager, list(mod_keys))
         cls.register_manager(adata_manager)
 
 
-def _validate_mudata(mdata: MuData, mod_keys: dict[str, str]) -> None:
+def _validate_mudata(
+    mdata: MuData, mod_keys: dict[str, str], layers: dict[str, str | None]
+) -> None:
     if len(mod_keys) < 2:
         raise ValueError(
             "SCMDCF integrates at least two modalities; name them in `modalities`, e.g. "
             "{'rna_layer': 'rna', 'protein_layer': 'prot'}."
         )
+    check_in_memory(mdata, "`mdata`")
     if mdata.n_obs == 0:
-        raise ValueError("`mdata` has no cells.")
-    if not mdata.obs_names.is_unique:
-        raise ValueError(
-            "`mdata.obs_names` are not unique; call `mdata.obs_names_make_unique()` first."
-        )
-    for mod_key in mod_keys.values():
-        if mod_key not in mdata.mod:
-            raise ValueError(
-                f"Modality {mod_key!r} not found in the MuData, which has {list(mdata.mod)}. "
-                "Fix the `modalities` argument."
-            )
-        modality = mdata.mod[mod_key]
-        if not modality.obs_names.isin(mdata.obs_names).all():
+        raise ValueError("`mdata` has no cells; check the filtering that produced it.")
+    check_unique_obs_names(mdata)
+    for m, mod_key in mod_keys.items():
+        check_layer(mdata, mod_key, layers[m], _LAYER_ARGS[m])
+        if not mdata.mod[mod_key].obs_names.isin(mdata.obs_names).all():
             raise ValueError(
                 f"Modality {mod_key!r} holds cells missing from `mdata.obs`; call "
                 "`mdata.update()` after changing modalities."
             )
 
 
-def _check_registered_counts(adata_manager: AnnDataManager, modalities: list[str]) -> None:
-    """Refuse cells without counts in every modality, and non-finite covariates."""
-    observed = np.asarray(adata_manager.get_from_registry(REGISTRY_KEYS.OBSERVED_KEY))
-    totals = np.zeros(observed.shape[0])
-    for m in modalities:
-        totals += row_sums(adata_manager.get_from_registry(MODALITY_KEYS[m]))
-    empty = np.flatnonzero(totals == 0)
-    if empty.size:
-        names = list(adata_manager.adata.obs_names[empty[:5]])
-        raise ValueError(
-            f"{empty.size} cells have no counts in any registered modality (e.g. {names}). "
-            "Remove them before setup, e.g. `mdata = mdata[total_counts > 0].copy()`."
-        )
-    if SCVI_KEYS.CONT_COVS_KEY in adata_manager.data_registry:
+def _check_categorical_columns(
+    mdata: MuData, modalities, batch_key: str | None, categorical_covariate_keys: list[str]
+) -> None:
+    """Clear errors for missing categorical columns or cells without a category."""
+    for argument, columns in (
+        ("batch_key", [batch_key] if batch_key is not None else []),
+        ("categorical_covariate_keys", categorical_covariate_keys),
+    ):
+        mod_key = getattr(modalities, argument)
+        obs = mdata.obs if mod_key is None else mdata.mod[mod_key].obs
+        where = "`mdata.obs`" if mod_key is None else f"`mdata.mod[{mod_key!r}].obs`"
+        check_obs_columns(obs, dict.fromkeys(columns, argument), where)
+
+
+def _check_registered_values(adata_manager: AnnDataManager, modalities: list[str]) -> None:
+    """Refuse cells without counts in every modality, and non-finite numerical covariates."""
+    check_cells_have_counts(adata_manager, [MODALITY_KEYS[m] for m in modalities])
+    registry = adata_manager.data_registry
+    if SCVI_KEYS.CONT_COVS_KEY in registry:
         check_finite(
             np.asarray(adata_manager.get_from_registry(SCVI_KEYS.CONT_COVS_KEY), dtype=float),
             "`continuous_covariate_keys`",
         )
+    if SCVI_KEYS.SIZE_FACTOR_KEY in registry:
+        size_factors = np.asarray(adata_manager.get_from_registry(SCVI_KEYS.SIZE_FACTOR_KEY))
+        check_finite(size_factors.astype(float), "`size_factor_key`")
+        if (size_factors <= 0).any():
+            raise ValueError(
+                "`size_factor_key` holds zero or negative size factors; they must be positive "
+                "(they enter the likelihood through their logarithm)."
+            )
+
+
+def _count_modalities(registry: dict) -> dict[str, str]:
+    """Registry key of each registered modality's counts → name of that modality."""
+    modalities = registry["setup_args"]["modalities"]
+    return {
+        MODALITY_KEYS[m]: modalities[arg]
+        for m, arg in _LAYER_ARGS.items()
+        if modalities.get(arg) is not None
+    }
