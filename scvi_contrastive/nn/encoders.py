@@ -10,7 +10,56 @@ from torch import nn
 from torch.distributions import Normal
 
 
-class CountEncoder(nn.Module):
+class MLP(nn.Module):
+    """scvi's ``FCLayers`` and a linear head (categorical covariates enter the first layer).
+
+    Parameters
+    ----------
+    n_input
+        Number of input features.
+    n_output
+        Output dimension.
+    n_hidden
+        Width of the hidden layers.
+    n_layers
+        Number of hidden layers.
+    dropout_rate
+        Dropout in the hidden layers.
+    n_cat_list
+        Category counts of categorical covariates.
+    activation_fn
+        Activation of the hidden layers.
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_output: int,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        n_cat_list: Iterable[int] | None = None,
+        activation_fn: type[nn.Module] = nn.ReLU,
+    ):
+        super().__init__()
+        self.hidden = FCLayers(
+            n_in=n_input,
+            n_out=n_hidden,
+            n_cat_list=n_cat_list,
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate,
+            inject_covariates=False,
+            activation_fn=activation_fn,
+        )
+        self.head = nn.Linear(n_hidden, n_output)
+
+    def forward(self, x: torch.Tensor, *cat_list: torch.Tensor) -> torch.Tensor:
+        """Apply the hidden layers and the head."""
+        return self.head(self.hidden(x, *cat_list))
+
+
+class CountEncoder(MLP):
     """MLP encoder of raw counts: normalise, log, standardise, then ``FCLayers`` and a head.
 
     The encoder sees ``log1p(counts / library * target_sum)`` scaled per feature with a mean and
@@ -53,21 +102,12 @@ class CountEncoder(nn.Module):
         target_sum: float = 1e4,
         activation_fn: type[nn.Module] = nn.ReLU,
     ):
-        super().__init__()
+        super().__init__(
+            n_input + n_cont, n_output, n_hidden, n_layers, dropout_rate, n_cat_list, activation_fn
+        )
         self.target_sum = target_sum
         self.register_buffer("feature_mean", torch.zeros(n_input))
         self.register_buffer("feature_std", torch.ones(n_input))
-        self.hidden = FCLayers(
-            n_in=n_input + n_cont,
-            n_out=n_hidden,
-            n_cat_list=n_cat_list,
-            n_layers=n_layers,
-            n_hidden=n_hidden,
-            dropout_rate=dropout_rate,
-            inject_covariates=False,
-            activation_fn=activation_fn,
-        )
-        self.head = nn.Linear(n_hidden, n_output)
 
     def normalize(self, counts: torch.Tensor) -> torch.Tensor:
         """Library-normalised, log-transformed, standardised features."""
@@ -98,7 +138,7 @@ class CountEncoder(nn.Module):
         hidden_input = self.normalize(counts)
         if cont is not None:
             hidden_input = torch.cat([hidden_input, cont], dim=-1)
-        return self.head(self.hidden(hidden_input, *cat_list))
+        return super().forward(hidden_input, *cat_list)
 
 
 class GaussianCountEncoder(CountEncoder):

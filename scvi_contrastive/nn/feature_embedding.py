@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import sparse
-from scvi.nn import FCLayers
 from sklearn.cluster import MiniBatchKMeans
 from torch import nn
+
+from .encoders import MLP
 
 
 def metacell_sketch(
@@ -67,7 +68,7 @@ def metacell_sketch(
     return ((means - feature_mean) / np.maximum(feature_std, 1e-3)).astype(np.float32)
 
 
-class FeatureEncoder(nn.Module):
+class FeatureEncoder(MLP):
     """Embed every feature of one modality from its profile over a fixed set of metacells.
 
     Parameters
@@ -96,17 +97,16 @@ class FeatureEncoder(nn.Module):
         dropout_rate: float = 0.1,
         activation_fn: type[nn.Module] = nn.ReLU,
     ):
-        super().__init__()
-        self.register_buffer("sketch", torch.as_tensor(sketch, dtype=torch.float32))
-        self.hidden = FCLayers(
-            n_in=self.sketch.shape[0],
-            n_out=n_hidden,
-            n_layers=n_layers,
-            n_hidden=n_hidden,
-            dropout_rate=dropout_rate,
+        sketch = torch.as_tensor(sketch, dtype=torch.float32)
+        super().__init__(
+            sketch.shape[0],
+            n_output,
+            n_hidden,
+            n_layers,
+            dropout_rate,
             activation_fn=activation_fn,
         )
-        self.head = nn.Linear(n_hidden, n_output)
+        self.register_buffer("sketch", sketch)
 
     @property
     def n_features(self) -> int:
@@ -115,4 +115,4 @@ class FeatureEncoder(nn.Module):
 
     def forward(self) -> torch.Tensor:
         """``(n_features, n_output)`` embedding of every feature."""
-        return self.head(self.hidden(self.sketch.T))
+        return super().forward(self.sketch.T)
