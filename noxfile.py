@@ -30,3 +30,9 @@ def tutorials(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     args = session.posargs or ["--quick", "--out", "results/bench-quick"]
     session.run("python", "-m", "scvi_contrastive.benchmark", *args)
+
+
+@nox.session(venv_backend="none")
+def scaling(session: nox.Session) -> None:
+    args = session.posargs or ["--quick", "--out", "results/scaling-quick"]
+    session.run("python", "-m", "scvi_contrastive.benchmark.scaling", *args)

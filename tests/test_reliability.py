@@ -17,7 +17,6 @@ import torch
 from scipy import sparse
 
 from scvi_contrastive.data.validation import check_counts, row_sums
-from scvi_contrastive.dataloaders import UnpairedBatchSampler
 from scvi_contrastive.model import BICLUM, SCMDCF
 from scvi_contrastive.train.callbacks import (
     LAST_CHECKPOINT,
@@ -500,8 +499,6 @@ def test_resumed_training_continues_epochs_and_state(case, tmp_path):
 
 
 def test_resumed_training_matches_the_uninterrupted_run(case, tmp_path):
-    if case.cls is BICLUM and not hasattr(UnpairedBatchSampler, "set_epoch"):
-        pytest.xfail("UnpairedBatchSampler counts epochs itself; it needs Lightning's set_epoch")
     uninterrupted, _, resumed, _ = _resumed(case, tmp_path)
     np.testing.assert_array_equal(
         resumed.get_latent_representation(), uninterrupted.get_latent_representation()

@@ -46,7 +46,7 @@ import scanpy as sc
 import scvi
 from sklearn.metrics import adjusted_rand_score
 
-from scvi_contrastive.data import gene_activity, read_pbmc_multiome
+from scvi_contrastive.data import PBMC_MARKERS, gene_activity, marker_labels, read_pbmc_multiome
 from scvi_contrastive.model import BICLUM, SCMDCF
 
 scvi.settings.seed = 0
@@ -59,25 +59,9 @@ mdata = read_pbmc_multiome()
 mdata
 
 # %%
-MARKERS = {
-    "B cell": ["MS4A1", "CD79A", "BANK1", "TCL1A", "IGHM"],
-    "monocyte": ["CD14", "LYZ", "VCAN", "S100A8"],
-    "NK cell": ["NKG7", "GNLY"],
-    "T cell": ["CD2", "IL7R", "TRAC", "LEF1", "BCL11B"],
-}
+PBMC_MARKERS  # B / monocyte / NK / T cell markers; ambiguous cells stay "unassigned"
 
-
-def marker_labels(rna: sc.AnnData, min_score: float = 1.0, min_margin: float = 0.5) -> pd.Series:
-    """Cell type whose markers' mean log-normalised expression is highest, when clearly so."""
-    counts = np.asarray(rna.layers["counts"].todense())
-    logged = np.log1p(counts / counts.sum(axis=1, keepdims=True).clip(1) * 1e4)
-    expression = pd.DataFrame(logged, index=rna.obs_names, columns=rna.var_names)
-    scores = pd.DataFrame({k: expression[genes].mean(axis=1) for k, genes in MARKERS.items()})
-    top_two = np.sort(scores.to_numpy(), axis=1)[:, -2:]
-    clear = (top_two[:, 1] > min_score) & (top_two[:, 1] - top_two[:, 0] > min_margin)
-    return scores.idxmax(axis=1).where(clear, "unassigned")
-
-
+# %%
 mdata.obs["marker_label"] = marker_labels(mdata["rna"])
 mdata.obs["marker_label"].value_counts()
 

@@ -15,6 +15,7 @@ import mudata as md
 import numpy as np
 
 from scvi_contrastive.data import read_cite_seq, read_pbmc_multiome
+from scvi_contrastive.data.marker_labels import UNASSIGNED, marker_labels
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ class BenchmarkDataset:
     paired
         Whether the modalities share cells.
     labels
-        Cell types in ``mdata.obs_names`` order, or ``None``.
+        Cell types in ``mdata.obs_names`` order, or ``None``. The Multiome subset ships none,
+        so its labels come from marker genes (:func:`~scvi_contrastive.data.marker_labels`);
+        its ambiguous cells are ``"unassigned"`` and left out of label-based scores.
     cell_modality
         Unpaired: the modality of each row of ``mdata.obs_names``.
     true_pairs
@@ -67,8 +70,10 @@ class BenchmarkDataset:
 
     @property
     def n_labels(self) -> int | None:
-        """Number of distinct labels, or ``None`` without labels."""
-        return None if self.labels is None else len(np.unique(self.labels))
+        """Number of distinct labels (``"unassigned"`` not counted), or ``None`` without labels."""
+        if self.labels is None:
+            return None
+        return len(np.setdiff1d(np.unique(self.labels), [UNASSIGNED]))
 
     @property
     def other(self) -> str:
@@ -102,13 +107,20 @@ def load_dataset(name: str, n_cells: int | None = None, seed: int = 0) -> Benchm
         keep = np.sort(rng.choice(mdata.n_obs, size=n_cells, replace=False))
         mdata = mdata[keep].copy()
     other = "atac" if "atac" in mdata.mod else "prot"
-    labels = mdata.obs[LABEL_KEY].to_numpy() if LABEL_KEY in mdata.obs else None
+    labels = _labels(mdata)
     logger.info("Loaded %s: %d cells, modalities rna + %s", name, mdata.n_obs, other)
     if layout == "paired":
         return BenchmarkDataset(name, mdata, ("rna", other), True, labels=labels)
     if layout == "split":
         return _split_halves(name, mdata, other, labels, rng)
     return _hide_pairs(name, mdata, other, labels, rng)
+
+
+def _labels(mdata: md.MuData) -> np.ndarray | None:
+    """Shipped cell types; for data without them (the Multiome subset), marker-gene labels."""
+    if LABEL_KEY in mdata.obs:
+        return mdata.obs[LABEL_KEY].to_numpy()
+    return marker_labels(mdata["rna"]).to_numpy()
 
 
 def _unpaired_mudata(rna, other_mod, other: str) -> md.MuData:

@@ -25,6 +25,7 @@ from sklearn.metrics import (
 from sklearn.neighbors import KNeighborsClassifier
 
 from ..nn.clustering import DEFAULT_RESOLUTIONS, leiden_nearest_k
+from ..train.threads import preserve_torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ def _connectivities_graph(connectivities: sparse.spmatrix) -> ad.AnnData:
     return adata
 
 
+# scikit-learn's and scanpy's thread handling leaves torch on every core; a model trained
+# later in the same process (tests, the runner) would then oversubscribe the CPU.
+@preserve_torch_threads()
 def cluster_scores(
     embedding: np.ndarray | None,
     labels: np.ndarray,

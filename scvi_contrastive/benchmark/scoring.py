@@ -18,6 +18,7 @@ from scvi_contrastive.benchmark.metrics import (
     omics_mixing,
 )
 from scvi_contrastive.benchmark.result import MethodResult
+from scvi_contrastive.data.marker_labels import UNASSIGNED
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,9 @@ def score_result(dataset: BenchmarkDataset, result: MethodResult, seed: int = 0)
     Paired tasks: :func:`~.metrics.cluster_scores`, :func:`~.metrics.cell_type_preservation`
     and the method's own clusters against the labels. Unpaired tasks: clustering of all cells,
     kNN label transfer from the RNA cells to the other modality's cells, omics mixing and, when
-    the true pairs are known, FOSCTTM. Rows with NaN (cells a method left out) are skipped.
+    the true pairs are known, FOSCTTM. Rows with NaN (cells a method left out) are skipped, and
+    so are cells labelled ``"unassigned"`` in label-based scores (marker-derived labels leave
+    ambiguous cells out; clusterings are then computed on the labelled cells only).
     """
     if not result.ok:
         return {}
@@ -42,24 +45,29 @@ def score_result(dataset: BenchmarkDataset, result: MethodResult, seed: int = 0)
         scores["n_cells_scored"] = int(finite.sum())
     labels = dataset.labels
     if labels is not None:
-        scores.update(_label_scores(emb, result, labels, finite, seed))
+        labelled = finite & (labels != UNASSIGNED)
+        if not labelled.all():
+            scores["n_cells_labelled"] = int(labelled.sum())
+        scores.update(_label_scores(emb, result, labels, labelled, seed))
     if not dataset.paired and emb is not None:
         scores.update(_alignment_scores(dataset, emb, finite))
     return scores
 
 
-def _label_scores(emb, result: MethodResult, labels, finite, seed) -> dict:
+def _label_scores(emb, result: MethodResult, labels, rows, seed) -> dict:
+    graph = result.connectivities
     scores = cluster_scores(
-        None if emb is None else emb[finite],
-        labels[finite],
+        None if emb is None else emb[rows],
+        labels[rows],
         seed=seed,
-        connectivities=result.connectivities,
+        connectivities=None if graph is None else graph[rows][:, rows],
     )
     if emb is not None:
-        scores.update(cell_type_preservation(emb[finite], labels[finite]))
+        scores.update(cell_type_preservation(emb[rows], labels[rows]))
     if result.clusters is not None:
-        scores["own_clusters_ari"] = float(adjusted_rand_score(labels, result.clusters))
-        scores["own_clusters_nmi"] = float(normalized_mutual_info_score(labels, result.clusters))
+        clusters = np.asarray(result.clusters)[rows]
+        scores["own_clusters_ari"] = float(adjusted_rand_score(labels[rows], clusters))
+        scores["own_clusters_nmi"] = float(normalized_mutual_info_score(labels[rows], clusters))
     return scores
 
 
@@ -67,8 +75,9 @@ def _alignment_scores(dataset: BenchmarkDataset, emb, finite) -> dict:
     modality = dataset.cell_modality
     scores = {"omics_mixing": omics_mixing(emb[finite], modality[finite])}
     if dataset.labels is not None:
-        ref = finite & (modality == "rna")
-        query = finite & (modality != "rna")
+        labelled = finite & (dataset.labels != UNASSIGNED)
+        ref = labelled & (modality == "rna")
+        query = labelled & (modality != "rna")
         predicted, _ = knn_label_transfer(emb[ref], dataset.labels[ref], emb[query])
         truth = dataset.labels[query]
         scores["label_transfer_accuracy"] = label_transfer_accuracy(truth, predicted)

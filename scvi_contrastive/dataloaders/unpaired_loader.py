@@ -6,6 +6,10 @@ the current cross-modal positive pairs (mutual nearest neighbours), whose two me
 same position in the two halves, then fills both halves with random cells of their modality so
 that every cell is reconstructed, paired or not. The pairs are read when an epoch starts, so a
 refresh during training takes effect at the next epoch.
+
+In distributed training every rank draws the same global minibatches (same seed, same pairs)
+for all ranks and keeps its own slice of each, so the ranks see disjoint cells, as with
+:class:`~torch.utils.data.DistributedSampler`, and take the same number of steps.
 """
 
 from __future__ import annotations
@@ -41,7 +45,14 @@ class UnpairedBatchSampler(Sampler):
     pair_fraction
         Share of each modality's half of the minibatch taken by pair members.
     seed
-        Seed; the epoch number is added so epochs differ.
+        Seed; the epoch number is added so epochs differ. Must be the same on every rank.
+        The epoch is the one :meth:`set_epoch` set (Lightning calls it when each epoch
+        starts, also when training resumes from a checkpoint), else the number of passes
+        made so far.
+    num_replicas
+        Number of processes of a distributed run; each step's draw is made for all of them.
+    rank
+        This process's rank: which slice of each draw it yields.
     """
 
     def __init__(
@@ -51,20 +62,37 @@ class UnpairedBatchSampler(Sampler):
         pair_source: PairSource | None = None,
         pair_fraction: float = 0.5,
         seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
     ):
         if len(rows) != 2 or any(len(r) == 0 for r in rows.values()):
             raise ValueError("Both modalities need at least one cell in every minibatch set.")
         if not 0.0 <= pair_fraction <= 1.0:
             raise ValueError(f"`pair_fraction` must be in [0, 1], got {pair_fraction}.")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"`rank` must be in [0, {num_replicas}), got {rank}.")
         self.rows = {name: np.asarray(r, dtype=np.int64) for name, r in rows.items()}
         self.batch_size = batch_size
         self.pair_source = pair_source
         self.pair_fraction = pair_fraction
         self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
         self._epoch = 0
 
     def __len__(self) -> int:
-        return math.ceil(max(len(r) for r in self.rows.values()) / self.batch_size)
+        cells_per_step = self.batch_size * self.num_replicas
+        return math.ceil(max(len(r) for r in self.rows.values()) / cells_per_step)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass draw the minibatches of ``epoch``.
+
+        Parameters
+        ----------
+        epoch
+            Epoch number (from 0), added to the seed of the draws.
+        """
+        self._epoch = epoch
 
     def _usable_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         pairs = self.pair_source() if self.pair_source is not None else None
@@ -79,13 +107,19 @@ class UnpairedBatchSampler(Sampler):
         rng = np.random.default_rng(self.seed + self._epoch)
         self._epoch += 1
         pairs = self._usable_pairs()
-        n_pairs = min(int(self.pair_fraction * self.batch_size), len(pairs[0]))
+        n_pairs = min(
+            int(self.pair_fraction * self.batch_size), len(pairs[0]) // self.num_replicas
+        )
+        n_fill = self.batch_size - n_pairs
         streams = {name: _PermutationStream(r, rng) for name, r in self.rows.items()}
         for _ in range(len(self)):
-            chosen = rng.choice(len(pairs[0]), n_pairs, replace=False)
+            # Draw for all ranks (one rank: the single-process draw); keep this rank's part.
+            chosen = rng.choice(len(pairs[0]), n_pairs * self.num_replicas, replace=False)
+            chosen = chosen[self.rank * n_pairs : (self.rank + 1) * n_pairs]
             step = {_N_PAIRS: n_pairs}
             for side, (name, stream) in enumerate(streams.items()):
-                fill = stream.take(self.batch_size - n_pairs)
+                fill = stream.take(n_fill * self.num_replicas)
+                fill = fill[self.rank * n_fill : (self.rank + 1) * n_fill]
                 step[name] = np.concatenate([pairs[side][chosen], fill])
             yield step
 
@@ -172,6 +206,9 @@ class UnpairedDataLoader(DataLoader):
         Share of each modality's half of the minibatch taken by pair members.
     load_sparse_tensor
         Passed to :meth:`~scvi.data.AnnDataManager.create_torch_dataset`.
+    num_replicas, rank
+        Distributed training: number of processes and this one's rank (see
+        :class:`UnpairedBatchSampler`).
     **kwargs
         Keyword arguments of :class:`~torch.utils.data.DataLoader` (``num_workers``, ...).
     """
@@ -185,14 +222,25 @@ class UnpairedDataLoader(DataLoader):
         pair_source: PairSource | None = None,
         pair_fraction: float = 0.5,
         load_sparse_tensor: bool = False,
+        num_replicas: int = 1,
+        rank: int = 0,
         **kwargs,
     ):
         kwargs.setdefault("num_workers", settings.dl_num_workers)
         kwargs.setdefault("persistent_workers", settings.dl_persistent_workers)
+        # The sampler below decides all of these. In a distributed run Lightning rebuilds the
+        # loader with its own ``sampler=`` (a wrapper that would shard the steps a second
+        # time); dropping it keeps the rank-aware sampler, which already shards every step.
         for ignored in ("shuffle", "drop_last", "sampler", "batch_size"):
             kwargs.pop(ignored, None)
         sampler = UnpairedBatchSampler(
-            rows, batch_size, pair_source, pair_fraction, seed=settings.seed or 0
+            rows,
+            batch_size,
+            pair_source,
+            pair_fraction,
+            seed=settings.seed or 0,
+            num_replicas=num_replicas,
+            rank=rank,
         )
         dataset = UnpairedDataset(adata_manager, count_keys, load_sparse_tensor)
         # ``batch_size=None``: the sampler already yields whole minibatches, fetched in one call.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import lightning.pytorch as pl
 import numpy as np
+import torch.distributed as dist
 from scvi import settings
 from scvi.data import AnnDataManager
 
@@ -39,7 +41,10 @@ class UnpairedDataSplitter(pl.LightningDataModule):
         Cells per modality per step.
     pair_fraction
         Share of each modality's half of a minibatch taken by positive-pair members.
-    distributed_sampler, load_sparse_tensor
+    distributed_sampler
+        Give each process of a distributed run its own shard of every minibatch draw, with rank
+        0's positive pairs (set by scvi's ``train()`` for any ``"ddp..."`` strategy).
+    load_sparse_tensor
         Not supported (ignored with a warning when set).
     **kwargs
         Keyword arguments of :class:`~torch.utils.data.DataLoader`.
@@ -61,16 +66,13 @@ class UnpairedDataSplitter(pl.LightningDataModule):
         **kwargs,
     ):
         super().__init__()
-        for name, value in (
-            ("distributed_sampler", distributed_sampler),
-            ("load_sparse_tensor", load_sparse_tensor),
-        ):
-            if value:
-                warnings.warn(
-                    f"`{name}=True` is not supported by UnpairedDataSplitter; ignoring it.",
-                    UserWarning,
-                    stacklevel=settings.warnings_stacklevel,
-                )
+        if load_sparse_tensor:
+            warnings.warn(
+                "`load_sparse_tensor=True` is not supported by UnpairedDataSplitter; ignoring it.",
+                UserWarning,
+                stacklevel=settings.warnings_stacklevel,
+            )
+        self.distributed_sampler = distributed_sampler
         self.adata_manager = adata_manager
         self.modality_rows = modality_rows
         self.count_keys = count_keys
@@ -98,15 +100,29 @@ class UnpairedDataSplitter(pl.LightningDataModule):
         rows = {name: np.intersect1d(r, cells) for name, r in self.modality_rows.items()}
         if any(len(r) == 0 for r in rows.values()):
             return None
-        return UnpairedDataLoader(
-            self.adata_manager,
-            rows,
-            self.count_keys,
-            batch_size=self.batch_size,
-            pair_source=self.pair_source,
-            pair_fraction=self.pair_fraction,
+        loader_kwargs = {
+            "batch_size": self.batch_size,
+            "pair_source": self.pair_source,
+            "pair_fraction": self.pair_fraction,
             **self.data_loader_kwargs,
-        )
+            **self._replica_kwargs(),
+        }
+        return UnpairedDataLoader(self.adata_manager, rows, self.count_keys, **loader_kwargs)
+
+    def _replica_kwargs(self) -> dict:
+        """Distributed runs: this process's rank, and rank 0's pairs on every rank."""
+        if not self.distributed_sampler:
+            return {}
+        if not dist.is_available() or not dist.is_initialized():
+            raise RuntimeError(
+                "`distributed_sampler=True` needs an initialised process group; train with a "
+                "DDP strategy, e.g. `model.train(strategy='ddp', devices=2)`."
+            )
+        return {
+            "num_replicas": dist.get_world_size(),
+            "rank": dist.get_rank(),
+            "pair_source": partial(_rank_zero_pairs, self.pair_source),
+        }
 
     def train_dataloader(self) -> UnpairedDataLoader:
         """Minibatches of the training cells of both modalities."""
@@ -122,6 +138,19 @@ class UnpairedDataSplitter(pl.LightningDataModule):
     def test_dataloader(self) -> UnpairedDataLoader | None:
         """Minibatches of the test cells, if both modalities have some."""
         return self._loader(self.test_idx)
+
+
+def _rank_zero_pairs(pair_source: PairSource | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rank 0's current pairs, on every rank.
+
+    Every rank refreshes the pairs from the same model, but nearest-neighbour searches need not
+    agree bit for bit across devices, and the samplers' shards are disjoint only if all ranks
+    draw from the same pairs. A collective: the loaders of all ranks read their pairs in step,
+    when each epoch's iteration starts.
+    """
+    payload = [pair_source() if pair_source is not None and dist.get_rank() == 0 else None]
+    dist.broadcast_object_list(payload, src=0)
+    return payload[0]
 
 
 def _split_sizes(n_cells: int, train_size: float, validation_size: float | None) -> tuple:

@@ -44,6 +44,7 @@ from scvi_contrastive.nn.feature_embedding import metacell_sketch
 from scvi_contrastive.nn.mnn import column_moments, find_mnn_pairs, joint_pca, structural_embedding
 from scvi_contrastive.train.bilateral import MNNRefresh
 from scvi_contrastive.train.callbacks import with_default_callbacks
+from scvi_contrastive.train.plan import SyncedTrainingPlan
 from scvi_contrastive.train.threads import preserve_torch_threads
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     _module_cls = BilateralAlignmentModule
     _data_splitter_cls = UnpairedDataSplitter
+    _training_plan_cls = SyncedTrainingPlan
 
     @preserve_torch_threads()
     def __init__(
@@ -403,6 +405,11 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
     ):
         """Train the model with scvi-tools' :class:`~scvi.train.TrainingPlan`.
 
+        For distributed data parallel training pass a DDP strategy and ``devices``, e.g.
+        ``strategy="ddp", devices=4``: ``batch_size`` is then per process, and each process
+        takes its own share of every minibatch draw (see
+        :class:`~scvi_contrastive.dataloaders.UnpairedDataSplitter`).
+
         Parameters
         ----------
         max_epochs
@@ -426,7 +433,9 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         datasplitter_kwargs
             Extra arguments of :class:`~scvi_contrastive.dataloaders.UnpairedDataSplitter`.
         plan_kwargs
-            Arguments of :class:`~scvi.train.TrainingPlan` (``lr``, ``weight_decay``, ...).
+            Arguments of :class:`~scvi.train.TrainingPlan` (``lr``, ``weight_decay``, ...); the
+            plan is :class:`~scvi_contrastive.train.plan.SyncedTrainingPlan`, which keeps the
+            logged loss terms synchronisable across processes.
         **trainer_kwargs
             Arguments of :class:`~scvi.train.Trainer`, e.g. ``gradient_clip_val=1.0`` to clip
             the gradient norm, ``callbacks=[TrainingCheckpoint(folder)]`` to write a checkpoint

@@ -257,8 +257,11 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
         datasplitter_kwargs
             Passed to scvi's :class:`~scvi.dataloaders.DataSplitter`.
         **trainer_kwargs
-            Passed to :class:`~scvi.train.Trainer`, e.g. ``strategy="ddp"`` and ``devices=4``
-            for distributed training, ``gradient_clip_val=1.0`` to clip the gradient norm,
+            Passed to :class:`~scvi.train.Trainer`, e.g.
+            ``strategy="ddp_find_unused_parameters_true"`` and ``devices=4`` for distributed
+            training (the DEC centres take no gradient during pretraining, which plain
+            ``"ddp"`` refuses; ``batch_size`` is then per process), ``gradient_clip_val=1.0``
+            to clip the gradient norm,
             ``callbacks=[TrainingCheckpoint(folder)]`` to write a checkpoint every epoch and
             ``ckpt_path=folder / "last.ckpt"`` to resume from it (see
             :mod:`scvi_contrastive.train.callbacks`). A NaN or infinite loss stops training

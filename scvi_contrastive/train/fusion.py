@@ -8,25 +8,26 @@ from typing import Literal
 import numpy as np
 import torch
 from scvi.dataloaders import AnnDataLoader
-from scvi.train import TrainingPlan
 
 from ..module.fusion import ContrastiveFusionModule
 from ..nn.clustering import initial_centers
+from .plan import SyncedTrainingPlan
 from .threads import preserve_torch_threads
 
 logger = logging.getLogger(__name__)
 
 
-class ContrastiveFusionTrainingPlan(TrainingPlan):
+class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
     """scvi's :class:`~scvi.train.TrainingPlan` with scMDCF's pretrain → clustering schedule.
 
     For the first ``n_epochs_pretrain`` epochs the module learns from reconstruction and
     contrastive losses. At the start of the next epoch the training cells are embedded, the DEC
     centres are initialised from them (by Leiden or k-means),
     and from then on the DEC loss joins the objective. Every rank of a distributed run embeds
-    all training cells and seeds the clustering identically, so the centres agree without
-    communication. If training stops before the clustering phase, the centres are initialised
-    at the end so that cluster assignments are always available.
+    all training cells (not only its shard) with the same seed, and rank 0's centres are
+    broadcast so that all ranks start the clustering phase from the same ones. If training stops
+    before the clustering phase, the centres are initialised at the end so that cluster
+    assignments are always available.
 
     Parameters
     ----------
@@ -113,7 +114,31 @@ class ContrastiveFusionTrainingPlan(TrainingPlan):
                 resolution=self.cluster_resolution,
                 seed=self.cluster_seed,
             )
-        self.module.dec.set_centers(torch.as_tensor(centers))
+        self.module.dec.set_centers(torch.as_tensor(self._rank_zero_centers(centers)))
         logger.info(
             "DEC initialised with %d clusters at epoch %d.", len(centers), self.current_epoch
         )
+
+    def _rank_zero_centers(self, centers: np.ndarray) -> np.ndarray:
+        """Rank 0's centres on every rank (a no-op in a single process).
+
+        Every rank clustered the same cells with the same seed, but from its own copy of the
+        BatchNorm running statistics, which DDP does not keep identical: each rank updates them
+        from its own minibatches. The embeddings, and so possibly the clusters, can differ
+        slightly, and the DEC loss needs one set of centres.
+        """
+        shared = self.trainer.strategy.broadcast(centers, src=0)
+        if shared.shape != centers.shape:
+            logger.info(
+                "Rank %d found %d DEC clusters, rank 0 %d; using rank 0's.",
+                self.global_rank,
+                len(centers),
+                len(shared),
+            )
+        elif not np.array_equal(shared, centers):
+            logger.info(
+                "DEC centres of rank %d differ from rank 0's by up to %.2g; using rank 0's.",
+                self.global_rank,
+                np.abs(shared - centers).max(),
+            )
+        return shared

@@ -54,3 +54,32 @@ def test_quick_run_writes_every_output(tmp_path):
     summary = (out / "summary.md").read_text()
     assert "## cbmc_cite" in summary and "TOTALVI" in summary
     assert data["scib"]["table"]["TOTALVI"]["Bio conservation"] > 0
+
+
+@pytest.mark.slow
+def test_quick_multiome_runs_multivi_and_biclum(tmp_path):
+    out = tmp_path / "results"
+    datasets = ["pbmc_multiome", "pbmc_multiome_unpaired"]
+    models = ["SCMDCF", "MULTIVI", "BICLUM", "GeneActivity-PCA"]
+    main(["--dataset", *datasets, "--models", *models, "--quick", "--out", str(out)])
+
+    report = json.loads((out / "results.json").read_text())
+    paired, unpaired = report["datasets"]
+    rows = {m["method"]: m for m in paired["methods"]}
+    assert rows["BICLUM"]["status"].startswith("not applicable")
+    for name in ("SCMDCF", "MULTIVI"):
+        scores = rows[name]["scores"]
+        assert rows[name]["status"] == "ok", rows[name]["status"]
+        # Marker-derived labels: ambiguous cells are left out of the scores.
+        assert 0 < scores["n_cells_labelled"] < 600
+        assert -1.0 <= scores["leiden_ari"] <= 1.0
+    assert paired["n_labels"] == 4
+
+    rows = {m["method"]: m for m in unpaired["methods"]}
+    assert rows["MULTIVI"]["status"].startswith("not applicable")
+    for name in ("BICLUM", "GeneActivity-PCA"):
+        scores = rows[name]["scores"]
+        assert rows[name]["status"] == "ok", rows[name]["status"]
+        assert 0.0 <= scores["foscttm"] <= 1.0
+        assert 0.0 <= scores["label_transfer_accuracy"] <= 1.0
+    assert (out / "umap_pbmc_multiome_unpaired.png").stat().st_size > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
+from scvi_contrastive.benchmark.result import TrainingCost, measure_training
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,15 @@ def require(dataset: BenchmarkDataset, paired: bool, other: str | tuple[str, ...
         raise MethodNotApplicable(f"needs {kind} data")
     if dataset.other not in others:
         raise MethodNotApplicable(f"needs RNA + {' or '.join(others)}, got RNA + {dataset.other}")
+
+
+def train_measured(model, settings: RunSettings, max_epochs: int | None) -> TrainingCost:
+    """Train an scvi-tools model on the run's accelerator, measuring time and peak memory.
+
+    ``max_epochs=None`` leaves the model's own default.
+    """
+    with measure_training() as cost:
+        model.train(
+            max_epochs=max_epochs, accelerator=settings.accelerator, enable_progress_bar=False
+        )
+    return cost

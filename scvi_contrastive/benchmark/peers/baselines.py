@@ -6,6 +6,7 @@ import logging
 
 import anndata as ad
 import mudata as md
+import numpy as np
 import scanpy as sc
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
@@ -44,6 +45,14 @@ def run_wnn(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
         joint = md.MuData(views)
         mu.pp.neighbors(joint, key_added="wnn", random_state=settings.seed)
         connectivities = joint.obsp["wnn_connectivities"].tocsr()
+    if not np.isfinite(connectivities.data).all():
+        # muon's modality weights are NaN for cells with an all-zero view (e.g. no ATAC
+        # counts); Leiden on such a graph returns singletons, so report it instead of scoring.
+        bad = np.unique(connectivities.nonzero()[0][~np.isfinite(connectivities.data)])
+        raise ValueError(
+            f"muon's WNN graph has non-finite weights in {bad.size} cells' rows (some cells "
+            f"have no counts in one modality)."
+        )
     result = MethodResult(
         "WNN",
         connectivities=connectivities,

@@ -7,8 +7,8 @@ import logging
 import mudata as md
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
-from scvi_contrastive.benchmark.peers._base import RunSettings, require
-from scvi_contrastive.benchmark.result import MethodResult, measure_training, torch_device_name
+from scvi_contrastive.benchmark.peers._base import RunSettings, require, train_measured
+from scvi_contrastive.benchmark.result import MethodResult, torch_device_name
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +34,7 @@ def run_multivi(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResul
         mdata, n_genes=mdata["rna"].n_vars, n_regions=mdata["atac"].n_vars, fully_paired=True
     )
     max_epochs = settings.epochs(DEFAULT_MAX_EPOCHS)
-    with measure_training() as cost:
-        model.train(
-            max_epochs=max_epochs,
-            accelerator=settings.accelerator,
-            enable_progress_bar=False,
-        )
+    cost = train_measured(model, settings, max_epochs)
     n_epochs = len(model.history["elbo_train"])
     logger.info("MultiVI trained %d of at most %d epochs", n_epochs, max_epochs)
     result = MethodResult(

@@ -1,33 +1,22 @@
-"""Our own models (SCMDCF, BICLUM), run through the same adapter interface as the peers.
-
-``SCMDCF`` (paired) and ``BICLUM`` (unpaired) come from :mod:`scvi_contrastive.model`. While
-a model is missing there, its adapter reports ``not available`` instead of failing the run.
-"""
+"""Our own models (SCMDCF, BICLUM), run through the same adapter interface as the peers."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 import mudata as md
 import numpy as np
+import scvi
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
-from scvi_contrastive.benchmark.peers._base import MethodNotAvailable, RunSettings, require
-from scvi_contrastive.benchmark.result import MethodResult, measure_training, torch_device_name
+from scvi_contrastive.benchmark.peers._base import RunSettings, require, train_measured
+from scvi_contrastive.benchmark.result import MethodResult, torch_device_name
+from scvi_contrastive.data.gene_activity import gene_activity
+from scvi_contrastive.model import BICLUM, SCMDCF
 
 logger = logging.getLogger(__name__)
 
 _LAYER_ARG = {"prot": "protein_layer", "atac": "atac_layer"}
-
-
-def _model_class(name: str):
-    try:
-        return getattr(importlib.import_module("scvi_contrastive.model"), name)
-    except (ImportError, AttributeError) as err:
-        raise MethodNotAvailable(
-            f"scvi_contrastive.model.{name} cannot be imported ({err})"
-        ) from err
 
 
 def _epochs_trained(model) -> int | None:
@@ -38,36 +27,44 @@ def _epochs_trained(model) -> int | None:
     return None
 
 
-def run_scmdcf(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
-    """Our paired model: :class:`scvi_contrastive.model.SCMDCF` with its defaults."""
-    require(dataset, paired=True, other=("prot", "atac"))
-    model_cls = _model_class("SCMDCF")
-    import scvi
-
+def _fit(model_cls, mdata: md.MuData, other: str, settings: RunSettings, **setup_kwargs):
+    """Register the raw counts of RNA and ``other``, train with defaults; return model, cost."""
     scvi.settings.seed = settings.seed
-    mdata = dataset.mdata.copy()
-    layer_arg = _LAYER_ARG[dataset.other]
+    layer_arg = _LAYER_ARG[other]
     model_cls.setup_mudata(
         mdata,
         rna_layer="counts",
         **{layer_arg: "counts"},
-        modalities={"rna_layer": "rna", layer_arg: dataset.other},
+        modalities={"rna_layer": "rna", layer_arg: other},
+        **setup_kwargs,
     )
     model = model_cls(mdata)
-    max_epochs = settings.epochs(None)
-    with measure_training() as cost:
-        model.train(
-            max_epochs=max_epochs,
-            accelerator=settings.accelerator,
-            enable_progress_bar=False,
-        )
-    result = MethodResult(
-        "SCMDCF",
-        embedding=np.asarray(model.get_latent_representation()),
-        clusters=np.asarray(model.get_cluster_assignments()),
+    return model, train_measured(model, settings, settings.epochs(None))
+
+
+def _result(
+    name: str, model, settings: RunSettings, embedding, clusters=None, **extra_settings
+) -> MethodResult:
+    return MethodResult(
+        name,
+        embedding=np.asarray(embedding),
+        clusters=clusters,
         device=torch_device_name(model.device),
         n_epochs=_epochs_trained(model),
-        settings={"max_epochs": max_epochs or "default"},
+        settings={"max_epochs": settings.epochs(None) or "default", **extra_settings},
+    )
+
+
+def run_scmdcf(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
+    """Our paired model: :class:`scvi_contrastive.model.SCMDCF` with its defaults."""
+    require(dataset, paired=True, other=("prot", "atac"))
+    model, cost = _fit(SCMDCF, dataset.mdata.copy(), dataset.other, settings)
+    result = _result(
+        "SCMDCF",
+        model,
+        settings,
+        model.get_latent_representation(),
+        clusters=np.asarray(model.get_cluster_assignments()),
     )
     return cost.apply(result)
 
@@ -78,10 +75,6 @@ def _biclum_mudata(dataset: BenchmarkDataset) -> tuple[md.MuData, str]:
     other = dataset.mdata[dataset.other].copy()
     if dataset.other != "atac":
         return md.MuData({"rna": rna, dataset.other: other}), "separate"
-    try:
-        from scvi_contrastive.data.gene_activity import gene_activity
-    except ImportError as err:
-        raise MethodNotAvailable(f"scvi_contrastive.data.gene_activity missing ({err})") from err
     activity = gene_activity(other, rna, layer="counts")
     activity.layers["counts"] = activity.X.copy()
     return md.MuData({"rna": rna, "atac": activity}), "shared"
@@ -90,34 +83,9 @@ def _biclum_mudata(dataset: BenchmarkDataset) -> tuple[md.MuData, str]:
 def run_biclum(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
     """Our unpaired model: :class:`scvi_contrastive.model.BICLUM` with its defaults."""
     require(dataset, paired=False, other=("prot", "atac"))
-    model_cls = _model_class("BICLUM")
-    import scvi
-
-    scvi.settings.seed = settings.seed
     mdata, feature_space = _biclum_mudata(dataset)
-    layer_arg = _LAYER_ARG[dataset.other]
-    model_cls.setup_mudata(
-        mdata,
-        rna_layer="counts",
-        **{layer_arg: "counts"},
-        feature_space=feature_space,
-        modalities={"rna_layer": "rna", layer_arg: dataset.other},
-    )
-    model = model_cls(mdata)
-    max_epochs = settings.epochs(None)
-    with measure_training() as cost:
-        model.train(
-            max_epochs=max_epochs,
-            accelerator=settings.accelerator,
-            enable_progress_bar=False,
-        )
-    latent = np.asarray(model.get_latent_representation())
+    model, cost = _fit(BICLUM, mdata, dataset.other, settings, feature_space=feature_space)
     order = mdata.obs_names.get_indexer(dataset.mdata.obs_names)
-    result = MethodResult(
-        "BICLUM",
-        embedding=latent[order],
-        device=torch_device_name(model.device),
-        n_epochs=_epochs_trained(model),
-        settings={"max_epochs": max_epochs or "default", "feature_space": feature_space},
-    )
+    latent = np.asarray(model.get_latent_representation())[order]
+    result = _result("BICLUM", model, settings, latent, feature_space=feature_space)
     return cost.apply(result)

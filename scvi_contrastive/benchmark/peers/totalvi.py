@@ -8,8 +8,8 @@ import numpy as np
 from scipy import sparse
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
-from scvi_contrastive.benchmark.peers._base import RunSettings, require
-from scvi_contrastive.benchmark.result import MethodResult, measure_training, torch_device_name
+from scvi_contrastive.benchmark.peers._base import RunSettings, require, train_measured
+from scvi_contrastive.benchmark.result import MethodResult, torch_device_name
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +36,7 @@ def run_totalvi(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResul
     )
     model = scvi.model.TOTALVI(mdata)
     max_epochs = settings.epochs(DEFAULT_MAX_EPOCHS)
-    with measure_training() as cost:
-        model.train(
-            max_epochs=max_epochs,
-            accelerator=settings.accelerator,
-            enable_progress_bar=False,
-        )
+    cost = train_measured(model, settings, max_epochs)
     n_epochs = len(model.history["elbo_train"])
     logger.info("totalVI trained %d epochs (cap: %s)", n_epochs, max_epochs or "its default")
     result = MethodResult(

@@ -1,0 +1,660 @@
+"""Scaling benchmark: training time per epoch and peak memory of SCMDCF and BICLUM.
+
+Each (model, size) pair runs in a fresh subprocess, so that its memory is its own and not a
+leftover of an earlier, larger run. The subprocess builds a synthetic data set of that many cells
+(:mod:`.synthetic`), sets the model up with its defaults and trains it for at most
+``max_steps`` minibatch steps of one epoch, then a few steps of a second epoch. It reports:
+
+- **time per epoch**: the wall time of the first epoch when the steps cover it, else the
+  steady-state time per step (after a warm-up), timed by a Lightning callback, times the
+  number of steps of an epoch;
+- **epoch-boundary cost**: the extra time before the second epoch's first step. It holds the
+  model's once-per-epoch work: SCMDCF's DEC initialisation (once per training, k-means here)
+  and BICLUM's refresh of the positive pairs (every five epochs by default);
+- **setup**: ``setup_mudata`` and the model's constructor (BICLUM: joint PCA, metacells and the
+  first mutual-nearest-neighbour search);
+- **peak memory**: the process's peak resident memory from the moment the data set is built
+  (so the data held counts, the generator's temporary copies do not), and on a GPU
+  ``torch.cuda.max_memory_allocated``.
+
+Run ``python -m scvi_contrastive.benchmark.scaling --out results/scaling`` (``--quick`` for
+1,000 and 10,000 cells; ``--report-only`` rewrites the table and plot from an earlier run's
+``scaling.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import itertools
+import json
+import logging
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import pandas as pd
+from mudata import MuData
+
+from .result import _release_freed_memory, _rss_mb, torch_device_name
+from .synthetic import N_CELL_TYPES, N_GENES, N_PROTEINS, synthetic_paired, synthetic_unpaired
+
+logger = logging.getLogger(__name__)
+
+#: Module run by each measuring subprocess (``__name__`` is ``"__main__"`` under ``-m``).
+_MODULE = "scvi_contrastive.benchmark.scaling"
+#: Cells of the full run and of ``--quick``.
+SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZES = (1_000, 10_000)
+MODELS = ("SCMDCF", "BICLUM")
+#: Most minibatch steps of the first epoch that are run; larger epochs are extrapolated.
+MAX_STEPS = 400
+QUICK_MAX_STEPS = 40
+#: Steps left out of the steady-state step time (first allocations, lazy initialisation).
+WARMUP_STEPS = 10
+#: Steps of the second epoch, run to time the epoch boundary.
+BOUNDARY_STEPS = 2
+
+
+class StepTimer(pl.Callback):
+    """Time every training step and epoch start; stop early in the second epoch.
+
+    Parameters
+    ----------
+    boundary_steps
+        Steps of the second epoch after which training stops.
+    """
+
+    def __init__(self, boundary_steps: int = BOUNDARY_STEPS):
+        super().__init__()
+        self.boundary_steps = boundary_steps
+        self.epoch_starts: list[float] = []
+        self.step_ends: list[list[float]] = []
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Record the epoch's start (before the model's own epoch-start work)."""
+        self.epoch_starts.append(time.perf_counter())
+        self.step_ends.append([])
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args) -> None:
+        """Record the step's end; stop once the second epoch has run a few steps."""
+        self.step_ends[-1].append(time.perf_counter())
+        if len(self.step_ends) > 1 and len(self.step_ends[-1]) >= self.boundary_steps:
+            trainer.should_stop = True
+
+    def first_epoch_costs(self, steps_per_epoch: int) -> dict:
+        """Per-step and per-epoch time of the first epoch, and how they were obtained."""
+        ends = np.asarray(self.step_ends[0])
+        warmup = min(WARMUP_STEPS, len(ends) // 2)
+        step_s = (ends[-1] - ends[warmup - 1]) / (len(ends) - warmup)
+        if len(ends) == steps_per_epoch:
+            epoch_s = ends[-1] - self.epoch_starts[0]
+            how = f"measured: a full epoch of {len(ends)} steps"
+        else:
+            epoch_s = step_s * steps_per_epoch
+            how = (
+                f"extrapolated: {steps_per_epoch} steps x the mean step time of steps "
+                f"{warmup + 1}-{len(ends)}"
+            )
+        return {"epoch_s": float(epoch_s), "step_ms": float(step_s * 1e3), "how": how}
+
+    def boundary_s(self) -> float:
+        """Time from the second epoch's start to its first step's end, less one step."""
+        if len(self.step_ends) < 2 or not self.step_ends[1]:
+            return float("nan")
+        ends = self.step_ends[0]
+        step_s = (ends[-1] - ends[0]) / max(len(ends) - 1, 1)
+        return float(self.step_ends[1][0] - self.epoch_starts[1] - step_s)
+
+
+def _setup_scmdcf(mdata: MuData):
+    from ..model import SCMDCF
+
+    SCMDCF.setup_mudata(mdata, modalities={"rna_layer": "rna", "protein_layer": "prot"})
+    # k-means with a known k: Leiden's exact neighbour graph is quadratic in the cells.
+    model = SCMDCF(mdata, n_clusters=N_CELL_TYPES)
+    return model, {"n_epochs_pretrain": 1, "plan_kwargs": {"cluster_init": "kmeans"}}
+
+
+def _setup_biclum(mdata: MuData):
+    from ..model import BICLUM
+
+    BICLUM.setup_mudata(mdata)
+    # Refresh the pairs when the second epoch starts, so that the boundary cost holds one.
+    return BICLUM(mdata), {"mnn_refresh_every": 1, "mnn_refresh_start": 1}
+
+
+#: Per model: its synthetic data, and its setup returning the model and ``train()`` arguments.
+_DATA: dict[str, Callable[..., MuData]] = {
+    "SCMDCF": synthetic_paired,
+    "BICLUM": synthetic_unpaired,
+}
+_SETUP: dict[str, Callable] = {"SCMDCF": _setup_scmdcf, "BICLUM": _setup_biclum}
+
+
+def measure(
+    model_name: str,
+    n_cells: int,
+    max_steps: int = MAX_STEPS,
+    accelerator: str = "auto",
+    threads: int | None = 1,
+    seed: int = 0,
+    progress: Callable[[dict], None] | None = None,
+) -> dict:
+    """Time and memory of one model on one synthetic data set, in this process.
+
+    Parameters
+    ----------
+    model_name
+        ``"SCMDCF"`` (paired RNA + protein) or ``"BICLUM"`` (unpaired RNA + gene activity).
+    n_cells
+        Cells of the data set (BICLUM: both modalities together).
+    max_steps
+        Most steps of the first epoch that are run; a longer epoch is extrapolated.
+    accelerator
+        Lightning accelerator (``"auto"``: a GPU when present).
+    threads
+        Torch CPU threads; ``None`` keeps torch's default.
+    seed
+        Seed of the data and of scvi.
+    progress
+        Called with the row so far after each phase (data, setup, training), so that a run
+        stopped from outside still tells how far it got.
+
+    Returns
+    -------
+    One row of the scaling table (see :func:`run_scaling`).
+    """
+    import scvi
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    scvi.settings.seed = seed
+    cuda = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    report = progress or (lambda row: None)
+    # The libraries' memory, before any data: the models' imports are loaded first.
+    importlib.import_module("scvi_contrastive.model")
+    row = {"model": model_name, "n_cells": n_cells, "status": "building data"}
+    row["baseline_rss_mb"] = _rss_mb()
+    report(row)
+    start = time.perf_counter()
+    mdata = _DATA[model_name](n_cells, seed=seed)
+    row.update(data_s=time.perf_counter() - start, data_peak_rss_mb=_memory_mb("VmHWM"))
+    windowed = _start_peak_window()
+    row.update(data_rss_mb=_rss_mb(), status="setting up")
+    report(row)
+    start = time.perf_counter()
+    model, train_kwargs = _SETUP[model_name](mdata)
+    row.update(setup_s=time.perf_counter() - start, status="training")
+    report(row)
+    row.update(status="ok", **_train_timed(model, train_kwargs, max_steps, accelerator))
+    row.update(
+        peak_rss_mb=(
+            _memory_mb("VmHWM")
+            if windowed
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        ),
+        gpu_peak_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else float("nan"),
+    )
+    report(row)
+    return row
+
+
+def _train_timed(model, train_kwargs: dict, max_steps: int, accelerator: str) -> dict:
+    """Train one epoch (at most ``max_steps`` steps) and a few steps more; return the timings."""
+    timer = StepTimer()
+    start = time.perf_counter()
+    model.train(
+        max_epochs=2,
+        accelerator=accelerator,
+        devices=1,
+        limit_train_batches=max_steps,
+        callbacks=[timer],
+        enable_progress_bar=False,
+        **train_kwargs,
+    )
+    steps_per_epoch = len(model.trainer.train_dataloader)
+    return {
+        "device": torch_device_name(model.device),
+        "train_s": time.perf_counter() - start,
+        "steps_per_epoch": steps_per_epoch,
+        "steps_timed": len(timer.step_ends[0]),
+        **timer.first_epoch_costs(steps_per_epoch),
+        "boundary_s": timer.boundary_s(),
+    }
+
+
+def _memory_mb(field: str, pid: int | str = "self") -> float:
+    """A memory figure of a process from Linux ``/proc`` (``VmHWM``: peak, ``VmRSS``: now)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _start_peak_window() -> bool:
+    """Restart this process's peak-memory count (``VmHWM``); False where Linux does not allow it.
+
+    Called once the data set is built, so that the reported peak is the model's (with the data
+    it holds), not the generator's temporary copies.
+    """
+    _release_freed_memory()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _run_worker(
+    model_name: str,
+    n_cells: int,
+    log_path: Path,
+    worker_args: list[str],
+    threads: int | None,
+    timeout_s: float,
+    memory_limit_mb: float,
+) -> dict:
+    """Run :func:`measure` in a fresh process; stop it past the time or memory limit."""
+    env = dict(os.environ)
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+    with tempfile.TemporaryDirectory() as tmp, open(log_path, "w") as log:
+        row_path = Path(tmp) / "row.json"
+        command = [sys.executable, "-m", _MODULE, "--worker", model_name, "--n-cells"]
+        command += [str(n_cells), "--row-out", str(row_path), *worker_args]
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        start, peak, stopped = time.monotonic(), float("nan"), None
+        while process.poll() is None:
+            # The worker restarts its peak count after building the data: the last value read
+            # is the peak of the phase it is in.
+            peak = _memory_mb("VmHWM", process.pid)
+            if time.monotonic() - start > timeout_s:
+                stopped = f"stopped after {timeout_s:.0f} s"
+            elif _memory_mb("VmRSS", process.pid) > memory_limit_mb:
+                stopped = f"stopped at {memory_limit_mb / 1024:.0f} GiB"
+            if stopped:
+                process.kill()
+                break
+            time.sleep(0.5)
+        process.wait()
+        row = json.loads(row_path.read_text()) if row_path.exists() else {}
+    row = {"model": model_name, "n_cells": n_cells, "status": "no result", **row}
+    if stopped:
+        row["status"] = f"{stopped} while {row['status']}"
+        row["peak_rss_mb"] = peak
+    elif process.returncode != 0:
+        row["status"] = f"failed (exit {process.returncode}) while {row['status']}; see {log_path}"
+    row["wall_s"] = time.monotonic() - start
+    return row
+
+
+#: Columns of the table, in order.
+COLUMNS = (
+    "model",
+    "n_cells",
+    "device",
+    "status",
+    "epoch_s",
+    "how",
+    "step_ms",
+    "steps_per_epoch",
+    "steps_timed",
+    "boundary_s",
+    "setup_s",
+    "data_s",
+    "peak_rss_mb",
+    "data_rss_mb",
+    "data_peak_rss_mb",
+    "baseline_rss_mb",
+    "gpu_peak_mb",
+    "wall_s",
+)
+
+
+#: Columns holding text; the others are numbers.
+_TEXT_COLUMNS = ("model", "device", "status", "how")
+
+
+def _estimate_missing_epochs(rows: list[dict]) -> None:
+    """Fill the epoch time of runs stopped before training from the largest finished size.
+
+    A minibatch step costs the same at any number of cells, so an epoch costs the step time
+    of the largest finished run times its steps per epoch scaled by the number of cells.
+    """
+    for row in rows:
+        if math.isfinite(row.get("epoch_s", float("nan"))):
+            continue
+        done = [
+            r
+            for r in rows
+            if r["model"] == row["model"] and math.isfinite(r.get("epoch_s", math.nan))
+        ]
+        if not done:
+            continue
+        ref = max(done, key=lambda r: r["n_cells"])
+        steps = round(ref["steps_per_epoch"] * row["n_cells"] / ref["n_cells"])
+        row["epoch_s"] = ref["step_ms"] / 1e3 * steps
+        row["how"] = (
+            f"estimated, not run: {steps} steps x the step time measured at "
+            f"{ref['n_cells']:,} cells"
+        )
+
+
+def plot_scaling(table: pd.DataFrame, path: str | os.PathLike | None = None):
+    """Plot time per epoch and peak memory against cells, log-log, one line per model.
+
+    Parameters
+    ----------
+    table
+        Rows of :func:`run_scaling`.
+    path
+        Save the figure here (PNG) when given.
+
+    Returns
+    -------
+    The matplotlib figure.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (time_ax, memory_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    for i, (name, rows) in enumerate(table.sort_values("n_cells").groupby("model", sort=False)):
+        color = f"C{i}"
+        how = rows["how"].fillna("")
+        time_ax.plot(rows["n_cells"], rows["epoch_s"], "-", color=color, label=name)
+        for kind, marker, fill in (
+            ("measured", "o", color),
+            ("extrapolated", "s", "white"),
+            ("estimated", "x", color),
+        ):
+            chosen = rows[how.str.startswith(kind)]
+            time_ax.scatter(
+                chosen["n_cells"], chosen["epoch_s"], marker=marker, color=color, facecolor=fill
+            )
+        memory_ax.plot(rows["n_cells"], rows["peak_rss_mb"] / 1024, "-", color=color, label=name)
+        finished = rows["status"] == "ok"
+        for chosen, marker in ((rows[finished], "o"), (rows[~finished], "x")):
+            memory_ax.scatter(
+                chosen["n_cells"], chosen["peak_rss_mb"] / 1024, marker=marker, color=color
+            )
+        if rows["gpu_peak_mb"].notna().any():
+            memory_ax.plot(
+                rows["n_cells"],
+                rows["gpu_peak_mb"] / 1024,
+                "^--",
+                color=color,
+                label=f"{name} GPU",
+            )
+    time_ax.set(ylabel="time per epoch (s)", title="o measured, □ extrapolated, x estimated")
+    memory_ax.set(
+        ylabel="peak memory (GiB)", title="resident memory (x: run stopped, peak so far)"
+    )
+    for ax in (time_ax, memory_ax):
+        ax.set(xscale="log", yscale="log", xlabel="cells")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    devices = ", ".join(sorted(set(table["device"].dropna())))
+    fig.suptitle(f"Scaling on {devices or 'an unknown device'}")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return fig
+
+
+def _markdown(table: pd.DataFrame, meta: dict) -> str:
+    from .report import _fmt
+
+    head = ["model", "cells", "time/epoch (s)", "how", "step (ms)", "epoch boundary (s)"]
+    head += ["setup (s)", "peak RSS (GiB)", "RSS with data (GiB)", "GPU peak (GiB)", "device"]
+    head += ["status"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in table.to_dict(orient="records"):
+        cells = [row["model"], f"{row['n_cells']:,}", _fmt(row["epoch_s"], 1), _fmt(row["how"])]
+        cells += [_fmt(row["step_ms"], 1), _fmt(row["boundary_s"], 1), _fmt(row["setup_s"], 1)]
+        cells += [
+            _fmt(row[key] / 1024, 2) for key in ("peak_rss_mb", "data_rss_mb", "gpu_peak_mb")
+        ]
+        cells += [_fmt(row["device"]), row["status"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    notes = [f"- {key}: {value}" for key, value in meta.items()]
+    growth = ["## Growth per tenfold cells", "", *_growth_lines(table)]
+    return "\n".join(["# Scaling", "", *lines, "", *notes, "", *growth, ""])
+
+
+#: Columns compared between successive sizes by :func:`_growth_lines`, with their labels.
+_GROWTH = (("epoch_s", "time/epoch"), ("setup_s", "setup"), ("peak_rss_mb", "peak RSS"))
+
+
+def _growth_lines(table: pd.DataFrame) -> list[str]:
+    """Per model and pair of successive sizes, how much each cost grew (finished runs only)."""
+    lines = []
+    for name, rows in table.sort_values("n_cells").groupby("model", sort=False):
+        records = rows.to_dict(orient="records")
+        for small, large in itertools.pairwise(records):
+            step = f"- {name}, {small['n_cells']:,} to {large['n_cells']:,} cells: "
+            if large["status"] != "ok" or small["status"] != "ok":
+                lines.append(step + f"not compared ({large['status']})")
+                continue
+            factors = [
+                f"{label} x{large[key] / small[key]:.1f}"
+                for key, label in _GROWTH
+                if small[key] > 0 and math.isfinite(large[key] / small[key])
+            ]
+            lines.append(step + ", ".join(factors))
+    return lines
+
+
+def _write_outputs(rows: list[dict], out: Path, meta: dict) -> pd.DataFrame:
+    from .report import _clean
+
+    table = pd.DataFrame(rows).reindex(columns=list(COLUMNS))
+    # Rows read back from JSON hold None where a figure is missing: make those columns numeric.
+    numeric = [column for column in COLUMNS if column not in _TEXT_COLUMNS]
+    table[numeric] = table[numeric].apply(pd.to_numeric)
+    table.to_csv(out / "scaling.csv", index=False)
+    records = _clean(table.to_dict(orient="records"))
+    (out / "scaling.json").write_text(json.dumps({"meta": meta, "rows": records}, indent=2))
+    (out / "scaling.md").write_text(_markdown(table, meta))
+    plot_scaling(table, out / "scaling.png")
+    return table
+
+
+def write_report(out: str | os.PathLike = "results/scaling") -> pd.DataFrame:
+    """Rewrite the table, CSV and plot of ``out`` from its ``scaling.json``, without measuring.
+
+    Parameters
+    ----------
+    out
+        Folder of an earlier :func:`run_scaling`.
+
+    Returns
+    -------
+    The table of :func:`run_scaling`.
+    """
+    out = Path(out)
+    report = json.loads((out / "scaling.json").read_text())
+    return _write_outputs(report["rows"], out, report["meta"])
+
+
+def run_scaling(
+    out: str | os.PathLike = "results/scaling",
+    sizes: Sequence[int] = SIZES,
+    models: Sequence[str] = MODELS,
+    max_steps: int = MAX_STEPS,
+    accelerator: str = "auto",
+    threads: int | None = 1,
+    timeout_s: float = 600.0,
+    memory_limit_gb: float = 20.0,
+) -> pd.DataFrame:
+    """Measure every model at every size, each in its own process, and write the results.
+
+    Writes ``scaling.json``, ``scaling.csv``, ``scaling.md`` and ``scaling.png`` into ``out``
+    (after every run, so that an interrupted run keeps what it measured), and one log per run
+    in ``out/logs``.
+
+    Parameters
+    ----------
+    out
+        Output folder.
+    sizes
+        Numbers of cells.
+    models
+        Any of ``"SCMDCF"``, ``"BICLUM"``.
+    max_steps
+        Most steps of each first epoch that are run; longer epochs are extrapolated.
+    accelerator
+        Lightning accelerator (``"auto"``: a GPU when present).
+    threads
+        Torch CPU threads of every run (``OMP_NUM_THREADS`` too); ``None`` keeps the defaults.
+    timeout_s
+        A run still going after this long is stopped; its epoch time is then estimated from the
+        largest finished size (and marked so).
+    memory_limit_gb
+        A run whose resident memory passes this is stopped.
+
+    Returns
+    -------
+    The table: time per epoch (``epoch_s``, with ``how`` it was obtained), steady step time,
+    epoch-boundary cost, setup and data-building time, peak resident memory, GPU peak memory,
+    device and status, one row per model and size.
+    """
+    out = Path(out)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    worker_args = ["--max-steps", str(max_steps), "--accelerator", accelerator]
+    worker_args += ["--threads", str(threads)] if threads is not None else []
+    meta = {
+        "machine": f"{platform.node()}: {os.cpu_count()} CPUs, {platform.processor() or '?'}",
+        "load average at start": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "torch threads per run": threads or "default",
+        "limits per run": f"{timeout_s:.0f} s, {memory_limit_gb:g} GiB resident memory",
+        "data": (
+            f"synthetic, {N_CELL_TYPES} cell types; SCMDCF: RNA ({N_GENES} genes, ~1,000 UMIs "
+            f"per cell, sparse CSR) + protein ({N_PROTEINS}); BICLUM: half RNA, half gene "
+            f"activity (~500 counts per cell) over the same {N_GENES} genes"
+        ),
+        "models": "default settings (SCMDCF batch 256; BICLUM batch 128 per modality)",
+        "time per epoch": (
+            f"first epoch, up to {max_steps} steps run; 'how' says whether the whole epoch "
+            f"was measured or extrapolated from the mean step time after {WARMUP_STEPS} "
+            "warm-up steps"
+        ),
+        "epoch boundary": (
+            "extra time before the second epoch's first step: SCMDCF's DEC initialisation "
+            "(k-means, once per training), BICLUM's positive-pair refresh (every 5 epochs)"
+        ),
+        "setup": "setup_mudata + model constructor (BICLUM: joint PCA, metacells, first MNN)",
+        "peak memory": (
+            "peak resident memory (Linux VmHWM) of the run's own process from the moment its "
+            "data set is built (the data held included) to the end of training; data_rss_mb: "
+            "resident memory with the data built, baseline_rss_mb: after importing the "
+            "libraries, data_peak_rss_mb: peak while building the data"
+        ),
+    }
+    rows = []
+    for n_cells in sizes:
+        for name in models:
+            logger.info("Running %s on %s cells", name, f"{n_cells:,}")
+            log_path = out / "logs" / f"{name}_{n_cells}.log"
+            row = _run_worker(
+                name,
+                n_cells,
+                log_path,
+                worker_args,
+                threads,
+                timeout_s,
+                memory_limit_gb * 1024,
+            )
+            logger.info("%s", row)
+            rows.append(row)
+            _estimate_missing_epochs(rows)
+            table = _write_outputs(rows, out, meta)
+    return table
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m scvi_contrastive.benchmark.scaling",
+        description="Time per epoch and peak memory of SCMDCF and BICLUM against cell count.",
+    )
+    parser.add_argument("--out", default="results/scaling", help="output folder")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_SIZES} cells, {QUICK_MAX_STEPS} steps"
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=None)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--accelerator", default="auto", help="Lightning accelerator")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
+    parser.add_argument("--memory-limit-gb", type=float, default=20.0)
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite scaling.md, .csv and .png from the scaling.json of --out; measure nothing",
+    )
+    parser.add_argument("--worker", choices=MODELS, help=argparse.SUPPRESS)
+    parser.add_argument("--n-cells", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--row-out", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def _worker_main(args: argparse.Namespace) -> None:
+    """One measurement, its row written to ``--row-out`` after every phase."""
+    path = Path(args.row_out)
+    measure(
+        args.worker,
+        args.n_cells,
+        max_steps=args.max_steps or MAX_STEPS,
+        accelerator=args.accelerator,
+        threads=args.threads,
+        progress=lambda row: path.write_text(json.dumps(row)),
+    )
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame | None:
+    """Run the scaling benchmark from the command line and print its table."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.worker:
+        _worker_main(args)
+        return None
+    if args.report_only:
+        table = write_report(args.out)
+    else:
+        table = run_scaling(
+            out=args.out,
+            sizes=args.sizes or (QUICK_SIZES if args.quick else SIZES),
+            models=args.models,
+            max_steps=args.max_steps or (QUICK_MAX_STEPS if args.quick else MAX_STEPS),
+            accelerator=args.accelerator,
+            threads=args.threads,
+            timeout_s=args.timeout,
+            memory_limit_gb=args.memory_limit_gb,
+        )
+    print((Path(args.out) / "scaling.md").read_text())
+    return table
+
+
+if __name__ == "__main__":
+    main()
