@@ -73,7 +73,12 @@ class BenchmarkDataset:
         """Number of distinct labels (``"unassigned"`` not counted), or ``None`` without labels."""
         if self.labels is None:
             return None
-        return len(np.setdiff1d(np.unique(self.labels), [UNASSIGNED]))
+        return len(np.unique(np.asarray(self.labels)[self.labelled]))
+
+    @property
+    def labelled(self) -> np.ndarray | None:
+        """Cells whose label counts in label-based scores (not ``"unassigned"``), or ``None``."""
+        return None if self.labels is None else np.asarray(self.labels) != UNASSIGNED
 
     @property
     def other(self) -> str:

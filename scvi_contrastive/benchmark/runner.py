@@ -29,7 +29,6 @@ from scvi_contrastive.benchmark.plots import umap_panel
 from scvi_contrastive.benchmark.report import write_report
 from scvi_contrastive.benchmark.result import MethodResult
 from scvi_contrastive.benchmark.scoring import score_result
-from scvi_contrastive.data.marker_labels import UNASSIGNED
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ def _scib(adata: ad.AnnData, dataset: BenchmarkDataset, out: Path) -> dict | Non
         return None
     batch_key = None if dataset.paired else MODALITY_KEY
     named = ad.AnnData(obs=adata.obs, obsm={k.removeprefix("X_"): adata.obsm[k] for k in keys})
-    named = named[np.asarray(dataset.labels) != UNASSIGNED].copy()
+    named = named[dataset.labelled].copy()
     table = scib_table(named, list(named.obsm), LABEL_KEY, batch_key=batch_key)
     png = out / f"scib_{dataset.name}.png"
     table.save_plot(png)

@@ -18,7 +18,6 @@ from scvi_contrastive.benchmark.metrics import (
     omics_mixing,
 )
 from scvi_contrastive.benchmark.result import MethodResult
-from scvi_contrastive.data.marker_labels import UNASSIGNED
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def score_result(dataset: BenchmarkDataset, result: MethodResult, seed: int = 0)
         scores["n_cells_scored"] = int(finite.sum())
     labels = dataset.labels
     if labels is not None:
-        labelled = finite & (labels != UNASSIGNED)
+        labelled = finite & dataset.labelled
         if not labelled.all():
             scores["n_cells_labelled"] = int(labelled.sum())
         scores.update(_label_scores(emb, result, labels, labelled, seed))
@@ -75,7 +74,7 @@ def _alignment_scores(dataset: BenchmarkDataset, emb, finite) -> dict:
     modality = dataset.cell_modality
     scores = {"omics_mixing": omics_mixing(emb[finite], modality[finite])}
     if dataset.labels is not None:
-        labelled = finite & (dataset.labels != UNASSIGNED)
+        labelled = finite & dataset.labelled
         ref = labelled & (modality == "rna")
         query = labelled & (modality != "rna")
         predicted, _ = knn_label_transfer(emb[ref], dataset.labels[ref], emb[query])
