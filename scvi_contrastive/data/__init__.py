@@ -3,15 +3,25 @@
 from .gene_activity import gene_activity
 from .marker_labels import PBMC_MARKERS, marker_labels
 from .protein_to_gene import ANTIBODY_TO_GENE, protein_to_gene
-from .readers import data_dir, read_cite_seq, read_pbmc_multiome
+from .readers import (
+    DATASETS,
+    data_dir,
+    read_cite_seq,
+    read_dataset,
+    read_h5mu_dataset,
+    read_pbmc_multiome,
+)
 
 __all__ = [
     "ANTIBODY_TO_GENE",
+    "DATASETS",
     "PBMC_MARKERS",
     "data_dir",
     "gene_activity",
     "marker_labels",
     "protein_to_gene",
     "read_cite_seq",
+    "read_dataset",
+    "read_h5mu_dataset",
     "read_pbmc_multiome",
 ]

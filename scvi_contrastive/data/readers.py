@@ -46,6 +46,56 @@ _MULTIOME = {
 }
 
 
+#: The labelled MuData files (``.h5mu``): name → file, label columns, batch column, source.
+_H5MU = {
+    "pbmc10k_cite_named": {
+        "file": "pbmc10k_cite_named.h5mu",
+        "labels": ("cell_type", "cell_type_fine"),
+        "batch": None,
+        "source": (
+            "10x Genomics PBMC 10k protein v3 CITE-seq, counts from "
+            "github.com/YosefLab/totalVI_reproducibility, labels from github.com/bernibra/tagtango"
+        ),
+    },
+    "bmmc_cite_600": {
+        "file": "bmmc_cite_600.h5mu",
+        "labels": ("cell_type",),
+        "batch": "batch",
+        "source": (
+            "NeurIPS 2021 bone marrow CITE-seq (GEO GSE194122), test resources of "
+            "github.com/openproblems-bio/neurips2021_multimodal_viash"
+        ),
+    },
+    "bmmc_multiome_500": {
+        "file": "bmmc_multiome_500.h5mu",
+        "labels": ("cell_type",),
+        "batch": "batch",
+        "source": (
+            "NeurIPS 2021 bone marrow Multiome (GEO GSE194122), test resources of "
+            "github.com/openproblems-bio/neurips2021_multimodal_viash"
+        ),
+    },
+    "snare_cortex": {
+        "file": "snare_cortex_10k.h5mu",
+        "labels": ("cell_type_coarse", "cell_type"),
+        "batch": None,
+        "source": (
+            "SNARE-seq adult mouse cortex, Chen, Lake & Zhang 2019 (GEO GSE126074), as shipped "
+            "by github.com/PeterZZQ/scMoMaT (data/real/MOp_5batches, batch 1)"
+        ),
+    },
+}
+
+#: Every shipped data set :func:`read_dataset` reads, with its label columns (the first is the
+#: coarse annotation) and its batch column (``None`` where the cells come from one sample).
+DATASETS = {
+    "cbmc_cite": {"labels": ("cell_type",), "batch": None},
+    "pbmc10x_cite": {"labels": ("cell_type",), "batch": None},
+    "pbmc_multiome": {"labels": (), "batch": None},
+    **{name: {"labels": s["labels"], "batch": s["batch"]} for name, s in _H5MU.items()},
+}
+
+
 def data_dir(path: str | os.PathLike | None = None) -> Path:
     """Folder where the real data sets are looked up.
 
@@ -161,3 +211,56 @@ def read_pbmc_multiome(path: str | os.PathLike | None = None) -> md.MuData:
     atac.uns["files"] = {"fragments": str(target.parent.resolve() / _MULTIOME["fragments"])}
     mdata.uns["dataset"] = {"name": "pbmc_multiome", "source": _MULTIOME["source"]}
     return mdata
+
+
+def read_h5mu_dataset(name: str, path: str | os.PathLike | None = None) -> md.MuData:
+    """Read one of the labelled MuData files with feature names (paired modalities).
+
+    Parameters
+    ----------
+    name
+        ``"pbmc10k_cite_named"`` (6,821 PBMCs, 4,000 genes, 14 named antibodies; labels
+        ``cell_type`` (7) and ``cell_type_fine`` (19)), ``"bmmc_cite_600"`` (600 bone marrow
+        cells, 1,000 genes, 134 antibodies, 41 types, 2 batches), ``"bmmc_multiome_500"`` (500
+        cells, 600 genes, 600 peaks, 21 types, 2 batches) or ``"snare_cortex"`` (SNARE-seq mouse
+        cortex, 10,309 cells, 1,677 genes, 25,734 peaks; labels ``cell_type_coarse`` (15) and
+        ``cell_type`` (23)).
+    path
+        Folder holding the file; see :func:`data_dir`.
+
+    Returns
+    -------
+    MuData with modalities ``"rna"`` and ``"prot"`` or ``"atac"``. Raw counts are in ``.X``
+    and ``.layers["counts"]`` of each modality (sparse CSR), labels and batch in ``mdata.obs``.
+    ATAC ``var`` has ``chrom``, ``start`` and ``end``; SNARE's ``atac.uns["gene_peak_links"]``
+    is a gene → peak table (the mm10 gene coordinates are not shipped).
+    """
+    if name not in _H5MU:
+        raise ValueError(f"`name` must be one of {sorted(_H5MU)}, got {name!r}.")
+    spec = _H5MU[name]
+    mdata = md.read_h5mu(_locate(spec["file"], spec["source"], path))
+    for mod in mdata.mod.values():
+        mod.X = sparse.csr_matrix(mod.X)
+        mod.layers["counts"] = mod.X.copy()
+    mdata.uns["dataset"] = {"name": name, "source": spec["source"]}
+    return mdata
+
+
+def read_dataset(name: str, path: str | os.PathLike | None = None) -> md.MuData:
+    """Read any shipped data set by name (a key of :data:`DATASETS`).
+
+    Parameters
+    ----------
+    name
+        ``"cbmc_cite"``, ``"pbmc10x_cite"`` (:func:`read_cite_seq`), ``"pbmc_multiome"``
+        (:func:`read_pbmc_multiome`) or a name of :func:`read_h5mu_dataset`.
+    path
+        Folder holding the file; see :func:`data_dir`.
+    """
+    if name in _CITE_SEQ:
+        return read_cite_seq(name, path)
+    if name == "pbmc_multiome":
+        return read_pbmc_multiome(path)
+    if name in _H5MU:
+        return read_h5mu_dataset(name, path)
+    raise ValueError(f"`name` must be one of {sorted(DATASETS)}, got {name!r}.")
