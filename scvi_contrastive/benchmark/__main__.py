@@ -41,11 +41,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="cap every model's epochs (default: each model's own)",
     )
-    parser.add_argument("--n-cells", type=int, default=None, help="subsample to this many cells")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--n-cells",
+        type=int,
+        default=None,
+        help="subsample to this many cells (always with data seed 0: every method seed sees "
+        "the same cells)",
+    )
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="run every method once per seed (e.g. --seeds 0 1 2 3 4)",
+    )
+    seeds.add_argument("--seed", type=int, dest="seeds", action=_SingleSeed, help="one seed")
     parser.add_argument("--accelerator", default="auto", help="Lightning accelerator")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add to the results already in --out (same method and seed: replaced)",
+    )
     return parser.parse_args(argv)
+
+
+class _SingleSeed(argparse.Action):
+    """``--seed N`` as ``--seeds N``."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, [values])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,10 +88,11 @@ def main(argv: list[str] | None = None) -> None:
         out=args.out,
         quick=args.quick,
         max_epochs=args.max_epochs,
-        seed=args.seed,
+        seeds=args.seeds,
         n_cells=args.n_cells,
         accelerator=args.accelerator,
         threads=args.threads,
+        append=args.append,
     )
 
 

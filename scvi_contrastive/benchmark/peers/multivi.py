@@ -17,17 +17,23 @@ DEFAULT_MAX_EPOCHS = 500
 
 
 def run_multivi(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
-    """Train MultiVI with its defaults on paired RNA + ATAC and return its latent space."""
+    """Train MultiVI with its defaults on paired RNA + ATAC and return its latent space.
+
+    Where the set has batches, they are MultiVI's ``batch_key``.
+    """
     require(dataset, paired=True, other="atac")
     import scvi
 
     scvi.settings.seed = settings.seed
     # MULTIVI wants RNA before ATAC; reordering an existing MuData in place fails on mudata 0.3.
     mdata = md.MuData({"rna": dataset.mdata["rna"].copy(), "atac": dataset.mdata["atac"].copy()})
+    if dataset.batch_key is not None:
+        mdata.obs[dataset.batch_key] = dataset.mdata.obs[dataset.batch_key].to_numpy()
     scvi.model.MULTIVI.setup_mudata(
         mdata,
         rna_layer="counts",
         atac_layer="counts",
+        batch_key=dataset.batch_key,
         modalities={"rna_layer": "rna", "atac_layer": "atac"},
     )
     model = scvi.model.MULTIVI(
@@ -42,6 +48,10 @@ def run_multivi(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResul
         embedding=model.get_latent_representation(),
         device=torch_device_name(model.device),
         n_epochs=n_epochs,
-        settings={"max_epochs": max_epochs, "early_stopping": True},
+        settings={
+            "max_epochs": max_epochs,
+            "early_stopping": True,
+            "batch_key": dataset.batch_key,
+        },
     )
     return cost.apply(result)

@@ -56,15 +56,20 @@ def _result(
 
 
 def run_scmdcf(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
-    """Our paired model: :class:`scvi_contrastive.model.SCMDCF` with its defaults."""
+    """Our paired model: :class:`scvi_contrastive.model.SCMDCF` with its defaults.
+
+    Where the set has batches, they are its ``batch_key`` (as for totalVI and MultiVI).
+    """
     require(dataset, paired=True, other=("prot", "atac"))
-    model, cost = _fit(SCMDCF, dataset.mdata.copy(), dataset.other, settings)
+    mdata = dataset.mdata.copy()
+    model, cost = _fit(SCMDCF, mdata, dataset.other, settings, batch_key=dataset.batch_key)
     result = _result(
         "SCMDCF",
         model,
         settings,
         model.get_latent_representation(),
         clusters=np.asarray(model.get_cluster_assignments()),
+        batch_key=dataset.batch_key,
     )
     return cost.apply(result)
 

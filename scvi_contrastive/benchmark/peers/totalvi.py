@@ -18,7 +18,10 @@ DEFAULT_MAX_EPOCHS = None
 
 
 def run_totalvi(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
-    """Train totalVI with its defaults (early stopping on) and return its latent space."""
+    """Train totalVI with its defaults (early stopping on) and return its latent space.
+
+    Where the set has batches, they are totalVI's ``batch_key``.
+    """
     require(dataset, paired=True, other="prot")
     import scvi
 
@@ -32,6 +35,7 @@ def run_totalvi(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResul
         mdata,
         rna_layer="counts",
         protein_layer="counts",
+        batch_key=dataset.batch_key,
         modalities={"rna_layer": "rna", "protein_layer": "prot"},
     )
     model = scvi.model.TOTALVI(mdata)
@@ -44,6 +48,10 @@ def run_totalvi(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResul
         embedding=model.get_latent_representation(),
         device=torch_device_name(model.device),
         n_epochs=n_epochs,
-        settings={"max_epochs": max_epochs or "default", "early_stopping": True},
+        settings={
+            "max_epochs": max_epochs or "default",
+            "early_stopping": True,
+            "batch_key": dataset.batch_key,
+        },
     )
     return cost.apply(result)
