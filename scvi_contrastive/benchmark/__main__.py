@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[0],
         help="run every method once per seed (e.g. --seeds 0 1 2 3 4)",
     )
-    seeds.add_argument("--seed", type=int, dest="seeds", action=_SingleSeed, help="one seed")
+    seeds.add_argument("--seed", type=int, default=None, help="one seed (as --seeds N)")
     parser.add_argument("--accelerator", default="auto", help="Lightning accelerator")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument(
@@ -65,13 +65,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="add to the results already in --out (same method and seed: replaced)",
     )
     return parser.parse_args(argv)
-
-
-class _SingleSeed(argparse.Action):
-    """``--seed N`` as ``--seeds N``."""
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        setattr(namespace, self.dest, [values])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         out=args.out,
         quick=args.quick,
         max_epochs=args.max_epochs,
-        seeds=args.seeds,
+        seeds=args.seeds if args.seed is None else [args.seed],
         n_cells=args.n_cells,
         accelerator=args.accelerator,
         threads=args.threads,
