@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import mudata as md
 import numpy as np
 
-from scvi_contrastive.data import read_cite_seq, read_pbmc_multiome
+from scvi_contrastive.data import read_dataset
 from scvi_contrastive.data.marker_labels import UNASSIGNED, marker_labels
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ DATASETS = {
     "pbmc10x_cite": ("pbmc10x_cite", "paired"),
     "cbmc_cite": ("cbmc_cite", "paired"),
     "pbmc_multiome": ("pbmc_multiome", "paired"),
+    "pbmc10k_cite_named": ("pbmc10k_cite_named", "paired"),
     "pbmc10x_cite_unpaired": ("pbmc10x_cite", "split"),
     "cbmc_cite_unpaired": ("cbmc_cite", "split"),
     "pbmc_multiome_unpaired": ("pbmc_multiome", "hidden_pairs"),
@@ -106,7 +107,7 @@ def load_dataset(name: str, n_cells: int | None = None, seed: int = 0) -> Benchm
     if name not in DATASETS:
         raise ValueError(f"Unknown data set {name!r}; choose from {sorted(DATASETS)}.")
     source, layout = DATASETS[name]
-    mdata = read_pbmc_multiome() if source == "pbmc_multiome" else read_cite_seq(source)
+    mdata = read_dataset(source)
     rng = np.random.default_rng(seed)
     if n_cells is not None and n_cells < mdata.n_obs:
         keep = np.sort(rng.choice(mdata.n_obs, size=n_cells, replace=False))

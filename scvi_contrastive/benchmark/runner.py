@@ -171,6 +171,7 @@ def run_benchmark(
     n_cells: int | None = None,
     accelerator: str = "auto",
     threads: int | None = None,
+    progress: bool = False,
 ) -> dict:
     """Benchmark ``models`` on ``datasets`` and write the report into ``out``.
 
@@ -197,6 +198,8 @@ def run_benchmark(
     threads
         CPU threads for torch (``torch.set_num_threads``); ``None`` keeps torch's default.
         On a machine shared with other jobs, fewer threads than cores avoids oversubscription.
+    progress
+        Show scvi-tools' progress bar while each model trains.
 
     Returns
     -------
@@ -210,7 +213,9 @@ def run_benchmark(
         torch.set_num_threads(threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = RunSettings(seed=seed, max_epochs=max_epochs, quick=quick, accelerator=accelerator)
+    settings = RunSettings(
+        seed=seed, max_epochs=max_epochs, quick=quick, accelerator=accelerator, progress=progress
+    )
     n_cells = n_cells if n_cells is not None else (QUICK_N_CELLS if quick else None)
     report = {
         "settings": {
