@@ -1,4 +1,4 @@
-"""One test per row of docs/reliability.md, for both SCMDCF (paired) and BICLUM (unpaired)."""
+"""Rows of docs/reliability.md on setup, saved models, training and data safety (both models)."""
 
 import hashlib
 import re

@@ -124,9 +124,11 @@ def test_overwriting_a_save_without_data_removes_the_old_data(case, trained, tmp
     )
 
 
-def test_query_mapping_from_a_folder_of_another_class_names_it(case, trained, tmp_path):
+def test_query_mapping_from_a_model_of_another_class_names_it(case, trained, tmp_path):
     trained.save(tmp_path / "model", save_anndata=True)
     other = next(c for c in CASES.values() if c.cls is not case.cls)
     name, other_name = case.cls.__name__, other.cls.__name__
     with pytest.raises(ValueError, match=rf"holds a {name} model, not a {other_name} one"):
         other.cls.load_query_data(other.make(), tmp_path / "model")
+    with pytest.raises(TypeError, match=rf"is a {name}, not a {other_name}: .*{name}\.load_q"):
+        other.cls.load_query_data(other.make(), trained)

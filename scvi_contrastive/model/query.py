@@ -103,6 +103,12 @@ class QueryMappingMixin(ArchesMixin):
         >>> z_query = query_model.get_latent_representation()
         >>> z_reference = query_model.get_latent_representation(reference_mdata)
         """
+        if isinstance(reference_model, BaseModelClass) and not isinstance(reference_model, cls):
+            name = type(reference_model).__name__
+            raise TypeError(
+                f"`reference_model` is a {name}, not a {cls.__name__}: map the query with the "
+                f"reference's class, `{name}.load_query_data(adata, reference_model)`."
+            )
         reference_counts = _category_counts(cls._registry_of(reference_model))
         cls._check_query(adata, reference_model)
         with safe_model_loading():
