@@ -31,6 +31,8 @@ from mudata import MuData
 from scvi import REGISTRY_KEYS
 from scvi.model.base import BaseModelClass
 
+from .data.safe_loading import safe_model_loading
+
 try:
     from huggingface_hub import ModelCard, ModelCardData
     from scvi.hub import HubMetadata, HubModel, HubModelCardHelper
@@ -238,26 +240,27 @@ def make_hub_model(
     model.save(str(local_dir), save_anndata=save_anndata, overwrite=overwrite)
     if metrics is not None:
         (local_dir / METRICS_FILE_NAME).write_text(json.dumps(metrics, indent=4))
-    metadata = HubMetadata.from_dir(
-        str(local_dir),
-        anndata_version=version("anndata"),
-        model_parent_module=MODEL_PARENT_MODULE,
-        training_data_url=training_data_url,
-    )
     labels_key = labels_key or model.registry_["setup_args"].get("labels_key")
-    card = ContrastiveModelCardHelper.from_dir(
-        str(local_dir),
-        license_info=license_info,
-        anndata_version=version("anndata"),
-        model_parent_module=MODEL_PARENT_MODULE,
-        description=description or _NOT_PROVIDED,
-        references=references or "",
-        tissues=list(tissues or []),
-        data_is_annotated=labels_key is not None,
-        training_data_url=training_data_url,
-        training_code_url=training_code_url,
-        training_data_summary=training_data_summary(model, labels_key),
-    )
+    with safe_model_loading():  # scvi's helpers read the model file just written
+        metadata = HubMetadata.from_dir(
+            str(local_dir),
+            anndata_version=version("anndata"),
+            model_parent_module=MODEL_PARENT_MODULE,
+            training_data_url=training_data_url,
+        )
+        card = ContrastiveModelCardHelper.from_dir(
+            str(local_dir),
+            license_info=license_info,
+            anndata_version=version("anndata"),
+            model_parent_module=MODEL_PARENT_MODULE,
+            description=description or _NOT_PROVIDED,
+            references=references or "",
+            tissues=list(tissues or []),
+            data_is_annotated=labels_key is not None,
+            training_data_url=training_data_url,
+            training_code_url=training_code_url,
+            training_data_summary=training_data_summary(model, labels_key),
+        )
     hub_model = HubModel(str(local_dir), metadata=metadata, model_card=card)
     hub_model.save(overwrite=True)
     return hub_model

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import warnings
+from pathlib import Path
 
 from scvi_contrastive.benchmark.datasets import DATASETS
 from scvi_contrastive.benchmark.peers import ADAPTERS
@@ -15,7 +17,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
         prog="python -m scvi_contrastive.benchmark",
-        description="Train our models and their peers side by side and score them.",
+        description="Train our models and their peers side by side and score them. Exits with "
+        "status 1 when a requested model failed (crashed); models not installed or not "
+        "applicable to a data set are reported in the summary.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
         "--dataset",
@@ -24,6 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=list(DEFAULT_DATASETS),
         choices=sorted(DATASETS),
         dest="datasets",
+        help="data sets to run on",
     )
     parser.add_argument(
         "--models",
@@ -39,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-epochs",
         type=int,
         default=None,
-        help="cap every model's epochs (default: each model's own)",
+        help="cap every model's epochs (None: each model's own)",
     )
     parser.add_argument(
         "--n-cells",
@@ -64,18 +70,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="add to the results already in --out (same method and seed: replaced)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="show scvi-tools' progress bar while each model trains",
+    )
+    args = parser.parse_args(argv)
+    check_output_folder(parser, args.out)
+    return args
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the benchmark from the command line."""
+def check_output_folder(parser: argparse.ArgumentParser, out: str) -> None:
+    """Exit with a usage error, before anything trains, if ``out`` cannot take the results."""
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        parser.error(f"--out {out!r} is a file; give a folder for the results.")
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not os.access(existing, os.W_OK):
+        parser.error(f"--out {out!r} cannot be written ({str(existing)!r} is not writable).")
+
+
+def failed_models(report: dict) -> list[str]:
+    """``"<model> on <data set>"`` for each requested model that failed in ``report``."""
+    return [
+        f"{method['method']} on {dataset['name']}"
+        for dataset in report["datasets"]
+        for method in dataset["methods"]
+        if str(method["status"]).startswith("failed")
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark from the command line; returns the exit status."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for noisy in ("jax", "lightning", "scvi", "numba", "matplotlib", "h5py", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    run_benchmark(
+    report = run_benchmark(
         datasets=args.datasets,
         models=args.models,
         out=args.out,
@@ -86,8 +120,13 @@ def main(argv: list[str] | None = None) -> None:
         accelerator=args.accelerator,
         threads=args.threads,
         append=args.append,
+        progress=args.progress,
     )
+    failed = failed_models(report)
+    if failed:
+        logging.getLogger(__name__).error("Failed: %s (see the log above).", ", ".join(failed))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

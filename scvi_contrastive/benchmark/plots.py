@@ -35,6 +35,7 @@ def umap_panel(
     title: str,
     path: str | os.PathLike | None = None,
     seed: int = 0,
+    panel_size: float = 3.2,
 ):
     """Plot one UMAP per method (columns), coloured by each of ``colors`` (rows).
 
@@ -51,6 +52,8 @@ def umap_panel(
         Save the figure here (PNG) when given.
     seed
         Random state of neighbours and UMAP.
+    panel_size
+        Width and height of each panel, in inches.
 
     Returns
     -------
@@ -63,7 +66,9 @@ def umap_panel(
     import matplotlib.pyplot as plt
 
     n_cols, n_rows = max(len(views), 1), max(len(colors), 1)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 3.2 * n_rows), squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(panel_size * n_cols, panel_size * n_rows), squeeze=False
+    )
     for col, (name, (embedding, connectivities)) in enumerate(views.items()):
         keep = np.ones(len(next(iter(colors.values()))), bool)
         if embedding is not None:

@@ -173,6 +173,7 @@ def run_benchmark(
     accelerator: str = "auto",
     threads: int | None = None,
     append: bool = False,
+    progress: bool = False,
 ) -> dict:
     """Benchmark ``models`` on ``datasets`` with every seed and write the report into ``out``.
 
@@ -207,6 +208,8 @@ def run_benchmark(
         Add to the results already in ``out`` (rows of the same data set, method and seed are
         replaced) instead of starting a new report; scib-metrics and UMAPs are then recomputed
         on all stored embeddings of the data set.
+    progress
+        Show scvi-tools' progress bar while each model trains.
 
     Returns
     -------
@@ -223,7 +226,9 @@ def run_benchmark(
         torch.set_num_threads(threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = RunSettings(max_epochs=max_epochs, quick=quick, accelerator=accelerator)
+    settings = RunSettings(
+        max_epochs=max_epochs, quick=quick, accelerator=accelerator, progress=progress
+    )
     n_cells = n_cells if n_cells is not None else (QUICK_N_CELLS if quick else None)
     report = read_report(out) if append and (out / "results.json").is_file() else empty_report()
     report["runs"].append(

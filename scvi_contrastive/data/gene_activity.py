@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 # "chr1:100-200" (Cell Ranger), "chr1-100-200" (10x/Signac), "chr1_100_200" (ArchR). The lazy
 # chromosome group lets contig names that contain "_" or "-" (chrUn_KI270742v1) still parse.
-_INTERVAL = re.compile(r"^(?P<chrom>.+?)[:_-](?P<start>\d+)[_-](?P<end>\d+)$")
+# Signed numbers, so that a negative start is reported rather than read as part of the chrom.
+_INTERVAL = re.compile(r"^(?P<chrom>.+?)[:_-](?P<start>-?\d+)[_-](?P<end>-?\d+)$")
 # One attribute of a GTF (key "value";) or GFF3 (key=value;) line.
 _ATTRIBUTE = r'(?:^|;)\s*{key}[ =]"?(?P<value>[^";]+)"?'
 # Attributes tried, in order, for a gene's name in a GTF/GFF file.

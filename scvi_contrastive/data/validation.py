@@ -5,8 +5,8 @@ Each error names the input (argument, modality, layer or file) and what to do in
 
 from __future__ import annotations
 
+import numbers
 import os
-import pickle
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +16,12 @@ import pandas as pd
 from scipy import sparse
 from scvi import settings
 
+from .safe_loading import read_model_file
+
 _CHUNK_ROWS = 10_000
+#: Below this share of the smaller modality's cells measured in both, SCMDCF warns that its
+#: contrastive term has too few cells to align.
+MIN_PAIRED_SHARE = 0.5
 
 
 def _value_chunks(matrix):
@@ -70,6 +75,12 @@ def check_counts(matrix, name: str, fix: str = _COUNTS_FIX) -> None:
         What the user should do instead, appended to the message.
 
     """
+    if matrix.dtype == np.float16:
+        raise TypeError(
+            f"{name} has dtype float16, which scipy's sparse matrices and the models' count "
+            "checks cannot take. Store the counts as integers or float32 first, e.g. "
+            "`layer = layer.astype(np.float32)`."
+        )
     check_finite(matrix, name)
     for values in _value_chunks(matrix):
         if (values < 0).any():
@@ -273,7 +284,9 @@ def read_saved_registry(
     """Registry of a saved model, after checking that the folder holds an intact save of it.
 
     scvi-tools' own errors for these cases point elsewhere (a missing file is reported as a
-    legacy format, a cut file as an OS error, another class without naming it).
+    legacy format, a cut file as an OS error, another class without naming it). The file is
+    read without running code from it (:func:`~scvi_contrastive.data.safe_loading.read_model_file`,
+    which raises :class:`~scvi_contrastive.data.safe_loading.UnsafeModelFileError` otherwise).
 
     Parameters
     ----------
@@ -305,8 +318,8 @@ def read_saved_registry(
             "`model.save(...)`, and its `prefix` if one was used."
         )
     try:
-        registry = model_cls.load_registry(str(folder), prefix=prefix)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
+        registry = read_model_file(model_file)["attr_dict"]["registry_"]
+    except (OSError, RuntimeError, EOFError, KeyError, TypeError) as error:
         raise ValueError(
             f"{str(model_file)!r} ({model_file.stat().st_size} bytes) cannot be read: it is "
             f"truncated or corrupt ({type(error).__name__}: {error}). Copy or save the model "
@@ -345,10 +358,23 @@ def check_saved_model(
 
     """
     if backup_url is not None and not (Path(dir_path) / f"{prefix or ''}model.pt").exists():
-        return  # scvi-tools downloads the save first, then reads it
+        return  # scvi-tools downloads the save first, then reads it (safely, see `load`)
     registry = read_saved_registry(model_cls, dir_path, prefix, allowed_classes_names_list or ())
-    if adata is not None and adata is not False:
+    if adata is None:
+        data_file = Path(dir_path) / f"{prefix or ''}{_saved_data_name(registry)}"
+        if not data_file.is_file():
+            raise FileNotFoundError(
+                f"Model folder {str(dir_path)!r} holds no saved data ({data_file.name!r}): the "
+                "model was saved with `save_anndata=False`. Pass the data it was trained on: "
+                f"`{model_cls.__name__}.load({str(dir_path)!r}, adata=mdata)`."
+            )
+    elif adata is not False:
         check_saved_features(registry, adata, count_modalities(registry))
+
+
+def _saved_data_name(registry: dict) -> str:
+    """File name of the data saved beside a model (``save_anndata=True``)."""
+    return "mdata.h5mu" if registry.get("setup_method_name") == "setup_mudata" else "adata.h5ad"
 
 
 def check_feature_names(source: np.ndarray, target: pd.Index, where: str) -> None:
@@ -413,11 +439,222 @@ def check_saved_features(registry: dict, adata, count_modalities: dict[str, str 
         state = registry["field_registries"][registry_key]["state_registry"]
         if mod_key is None:
             target, where = adata, "the AnnData"
-        elif mod_key not in getattr(adata, "mod", {}):
-            raise ValueError(
-                f"Modality {mod_key!r}, which the saved model was set up with, is not in the "
-                f"data given to `load` (modalities: {list(getattr(adata, 'mod', {}))})."
-            )
         else:
+            check_modalities_present(adata, [mod_key], "the data given to `load`")
             target, where = adata.mod[mod_key], f"modality {mod_key!r}"
         check_feature_names(state[_COLUMN_NAMES_KEY], target.var_names, where)
+
+
+def check_modalities_present(adata, modalities: Sequence[str], where: str) -> None:
+    """Raise ``ValueError`` unless the MuData ``adata`` holds every one of ``modalities``.
+
+    Parameters
+    ----------
+    adata
+        MuData (or an AnnData, which holds none).
+    modalities
+        Modality names the model was set up with.
+    where
+        How the user knows ``adata`` (e.g. ``"the data given to `load`"``).
+
+    """
+    held = list(getattr(adata, "mod", {}))
+    missing = [name for name in modalities if name not in held]
+    if missing:
+        raise ValueError(
+            f"Modality {missing[0]!r}, which the model was set up with, is not in {where} "
+            f"(modalities: {held}). Give a MuData with the modalities {list(modalities)}, with "
+            "the cells a modality did not measure left out of that modality."
+        )
+
+
+def check_indices(indices, n_obs: int) -> np.ndarray | None:
+    """Cell positions for a getter's ``indices``: integers in ``[0, n_obs)`` or a boolean mask.
+
+    Parameters
+    ----------
+    indices
+        ``None`` (all cells), integer positions, or a boolean mask over the cells.
+    n_obs
+        Number of cells of the data the getter reads.
+
+    Returns
+    -------
+    ``None`` for all cells, else the positions as an integer array.
+
+    """
+    if indices is None:
+        return None
+    positions = np.asarray(indices)
+    if positions.dtype == bool:
+        if positions.shape != (n_obs,):
+            raise ValueError(
+                f"`indices` is a boolean mask of shape {positions.shape}, but the data have "
+                f"{n_obs} cells; give one value per cell, or integer positions."
+            )
+        positions = np.flatnonzero(positions)
+    elif positions.size and not np.issubdtype(positions.dtype, np.integer):
+        raise TypeError(
+            f"`indices` must be integer positions or a boolean mask, got dtype {positions.dtype}; "
+            "for cell names use `mdata.obs_names.get_indexer(names)`."
+        )
+    positions = positions.astype(np.int64).ravel()
+    if positions.size == 0:
+        raise ValueError("`indices` selects no cells; pass at least one, or None for all cells.")
+    outside = positions[(positions < 0) | (positions >= n_obs)]
+    if outside.size:
+        raise ValueError(
+            f"`indices` holds {outside.size} positions outside 0..{n_obs - 1} (e.g. "
+            f"{outside[:5].tolist()}); the data have {n_obs} cells."
+        )
+    return positions
+
+
+def check_count_argument(value, name: str, minimum: int, why: str = "") -> None:
+    """Raise ``TypeError`` unless ``value`` is an integer, ``ValueError`` if below ``minimum``.
+
+    Parameters
+    ----------
+    value
+        Value of the argument.
+    name
+        Name of the argument (e.g. ``"max_epochs"``).
+    minimum
+        Smallest value allowed.
+    why
+        Why smaller values are refused, appended to the message.
+
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer, got {value!r} ({type(value).__name__}).")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be at least {minimum}, got {value}.{why}")
+
+
+def check_training_arguments(
+    max_epochs: int | None, batch_size: int, n_epochs_pretrain: int | None = None
+) -> None:
+    """Refuse epoch counts and minibatch sizes training cannot run with.
+
+    Parameters
+    ----------
+    max_epochs
+        ``None`` (the model's default) or at least 1.
+    batch_size
+        At least 2.
+    n_epochs_pretrain
+        ``None`` or at least 0.
+
+    """
+    if max_epochs is not None:
+        check_count_argument(max_epochs, "max_epochs", 1)
+    check_count_argument(
+        batch_size,
+        "batch_size",
+        2,
+        " BatchNorm layers and the contrastive losses compare cells within a minibatch.",
+    )
+    if n_epochs_pretrain is not None:
+        check_count_argument(n_epochs_pretrain, "n_epochs_pretrain", 0)
+
+
+def check_modality_has_counts(adata_manager, registry_key: str, description: str) -> None:
+    """Raise ``ValueError`` if a registered count matrix is zero in every cell.
+
+    Parameters
+    ----------
+    adata_manager
+        Manager of the registered data.
+    registry_key
+        Registry key of the count matrix.
+    description
+        How the user knows it (e.g. ``"Modality 'prot'"``).
+
+    """
+    if not row_sums(adata_manager.get_from_registry(registry_key)).any():
+        raise ValueError(
+            f"{description} has no counts in any cell: it carries no information, yet the "
+            "fusion would give it a share of every cell's embedding. Check that the right "
+            "layer was registered, or leave the modality out of `modalities`."
+        )
+
+
+def check_paired_cells(obs_names: dict[str, pd.Index]) -> None:
+    """Refuse modalities that share no cell; warn when few cells are measured in both.
+
+    A paired model aligns each cell's views; cells are matched across modalities by name.
+    Each modality is compared with the partner it shares the most cells with, relative to the
+    smaller of the two (a modality measured in a subset of the cells is fully paired).
+
+    Parameters
+    ----------
+    obs_names
+        Cell names of each registered modality (one without cells is left to its own check).
+
+    """
+    obs_names = {name: names for name, names in obs_names.items() if len(names)}
+    for name, names in obs_names.items():
+        partners = {
+            other: (names.intersection(other_names).size, min(len(names), len(other_names)))
+            for other, other_names in obs_names.items()
+            if other != name
+        }
+        if not partners:
+            return
+        partner, (shared, smaller) = max(partners.items(), key=lambda kv: kv[1][0] / kv[1][1])
+        fix = (
+            "If the modalities were measured in different cells (separate experiments), align "
+            "them with `BICLUM`, the unpaired model; if they are the same cells under different "
+            "names, give each cell the same obs_name in every modality."
+        )
+        if shared == 0:
+            raise ValueError(
+                f"Modality {name!r} shares no cell with {sorted(partners)} (cells are matched "
+                f"by obs_names): SCMDCF fuses the views of cells measured in several modalities. "
+                f"{fix}"
+            )
+        if shared < MIN_PAIRED_SHARE * smaller:
+            warnings.warn(
+                f"Only {shared} of the {smaller} cells of the smaller of modalities {name!r} and "
+                f"{partner!r} are measured in both: SCMDCF's contrastive term, which aligns the "
+                "views of those cells, has too few to learn from, and the other cells of each "
+                f"modality are embedded apart. {fix}",
+                UserWarning,
+                stacklevel=settings.warnings_stacklevel,
+            )
+            return
+
+
+def check_shared_cell_names(obs_names: dict[str, pd.Index], partially_paired: bool) -> int:
+    """Number of cells two unpaired modalities share by name; refuse a suspicious overlap.
+
+    Two experiments whose cells are both indexed ``0, 1, …`` share some names by accident, and
+    MuData would then merge different cells into one. Modalities may share no cell (unpaired),
+    all their cells (paired), or, when ``partially_paired``, any number (e.g. one modality
+    measured in a subset of the other's cells).
+
+    Parameters
+    ----------
+    obs_names
+        Cell names of the two modalities.
+    partially_paired
+        Accept any overlap.
+
+    Returns
+    -------
+    The number of shared cell names.
+
+    """
+    (first, names_a), (second, names_b) = obs_names.items()
+    shared = names_a.intersection(names_b).size
+    if 0 < shared < max(len(names_a), len(names_b)) and not partially_paired:
+        raise ValueError(
+            f"Modalities {first!r} ({len(names_a)} cells) and {second!r} ({len(names_b)} cells) "
+            f"share {shared} cell names (e.g. {list(names_a.intersection(names_b)[:3])}), so "
+            "those would be taken as one cell measured in both. Cells of two experiments "
+            "indexed alike (0, 1, …) collide this way: make the names distinct first, e.g. "
+            f"`mdata.mod[{second!r}].obs_names = '{second}_' + mdata.mod[{second!r}].obs_names` "
+            "then `mdata.update()` (or build the MuData from renamed modalities). If those cells "
+            "really were measured in both modalities, pass `partially_paired=True`."
+        )
+    return shared

@@ -31,14 +31,17 @@ from scvi_contrastive.data.fields import (
 from scvi_contrastive.data.validation import (
     check_cells_have_counts,
     check_in_memory,
+    check_indices,
     check_layer,
     check_modalities_keys,
     check_obs_columns,
-    check_saved_model,
+    check_shared_cell_names,
+    check_training_arguments,
     check_unique_obs_names,
 )
 from scvi_contrastive.dataloaders import UnpairedDataSplitter
 from scvi_contrastive.model.query import BilateralQueryMixin
+from scvi_contrastive.model.saving import SafeSaveLoadMixin
 from scvi_contrastive.module.bilateral import BilateralAlignmentModule
 from scvi_contrastive.nn.feature_embedding import metacell_sketch
 from scvi_contrastive.nn.mnn import column_moments, find_mnn_pairs, joint_pca, structural_embedding
@@ -59,7 +62,7 @@ _DEFAULT_MODALITIES = {"rna_layer": "rna", "atac_layer": "atac"}
 _TARGET_SUM = 1e4
 
 
-class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Bilateral contrastive alignment of two modalities measured in different cells.
 
     After BiCLUM (Yin et al., PLoS Comput Biol 2026). RNA cells and ATAC (gene activity) or
@@ -186,6 +189,7 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         labels_key: str | None = None,
         feature_space: Literal["shared", "separate"] = "shared",
         modalities: dict[str, str] | None = None,
+        partially_paired: bool = False,
         **kwargs,
     ) -> None:
         """%(summary_mdata)s.
@@ -193,7 +197,11 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         The two modalities may hold **different cells** (``MuData({"rna": rna, "atac": ga})``;
         ``mdata.obs`` is then the union of both sets), the same cells (paired data: each cell
         is used once per modality, and :meth:`get_latent_representation` averages its two
-        embeddings unless ``modality`` is given) or a mix. Choose highly variable genes on RNA
+        embeddings unless ``modality`` is given) or, with ``partially_paired=True``, a mix.
+        Cells are matched by ``obs_names``: setup logs how many it takes as measured in both,
+        and refuses modalities that share only some names without ``partially_paired`` (two
+        experiments indexed alike, ``0, 1, …``, which MuData would merge into one set of
+        cells). Choose highly variable genes on RNA
         beforehand (e.g. ``sc.pp.highly_variable_genes``) and subset both modalities to them.
 
         Counts must be raw (non-negative integers; gene activity summed from peak counts is).
@@ -233,6 +241,9 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
             Keys: ``"rna_layer"`` and one of ``"atac_layer"``, ``"protein_layer"``; values:
             modality names in ``mdata.mod``. Default:
             ``{"rna_layer": "rna", "atac_layer": "atac"}``.
+        partially_paired
+            Accept modalities that share only some cell names (cells measured in both plus
+            cells measured in one).
         """
         modalities = dict(_DEFAULT_MODALITIES if modalities is None else modalities)
         setup_method_args = cls._get_setup_method_args(**locals())
@@ -241,6 +252,17 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         layers = _modality_layers(mdata, modality_of, locals())
         names = list(layers)
         _check_cells(mdata, names)
+        shared = check_shared_cell_names(
+            {name: mdata.mod[name].obs_names for name in names}, partially_paired
+        )
+        logger.info(
+            "BICLUM: %d cells measured in both modalities (%s: %d cells, %s: %d cells).",
+            shared,
+            names[0],
+            mdata.mod[names[0]].n_obs,
+            names[1],
+            mdata.mod[names[1]].n_obs,
+        )
         check_obs_columns(mdata.obs, {batch_key: "batch_key"} if batch_key else {})
         if labels_key is not None and labels_key not in mdata.obs:
             raise ValueError(f"Column {labels_key!r} not found in `mdata.obs` (`labels_key`).")
@@ -328,16 +350,9 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         check_cells_have_counts(adata_manager, [REGISTRY_KEYS.X_KEY], refuse=False)
         cls.register_manager(adata_manager)
 
-    @classmethod
-    def load(cls, dir_path: str, adata: AnnData | MuData | None = None, **kwargs):
-        """Load a model saved with :meth:`save`.
-
-        As :meth:`scvi.model.base.BaseModelClass.load` (same arguments), after checking that
-        ``dir_path`` holds an intact BICLUM save and that ``adata`` (if given) has the features
-        the model was set up with, in the same order; each failure names what differs.
-        """
-        check_saved_model(cls, dir_path, adata, _count_modalities, **kwargs)
-        return super().load(dir_path, adata=adata, **kwargs)
+    @staticmethod
+    def _saved_count_modalities(registry: dict) -> dict[str, str | None]:
+        return _count_modalities(registry)
 
     # ------------------------------------------------------------------ layout
     @property
@@ -422,7 +437,8 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         validation_size
             Share of cells held out for the validation loss.
         batch_size
-            Cells *per modality* in each minibatch.
+            Cells *per modality* in each minibatch; at most the smaller modality's cell count
+            (a larger value is lowered to it, as its cells would repeat within a minibatch).
         mnn_refresh_every
             Recompute the positive pairs on the latent space every this many epochs (0: never,
             keep the pairs of the joint PCA).
@@ -444,6 +460,24 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
             infinite loss stops training with
             :class:`~scvi_contrastive.train.callbacks.NonFiniteLossError` naming the term.
         """
+        check_training_arguments(max_epochs, batch_size)
+        if trainer_kwargs.get("early_stopping") and not _holds_out_cells(
+            train_size, validation_size
+        ):
+            raise ValueError(
+                "`early_stopping` watches the validation loss, and BICLUM holds out no cells by "
+                "default (alignment is transductive). Hold some out, e.g. `train_size=0.9`, or "
+                "leave early stopping off."
+            )
+        smallest = min(len(rows) for rows in self._modality_rows(self.adata_manager).values())
+        if batch_size > smallest:
+            logger.info(
+                "batch_size %d is more than the smaller modality's %d cells; using %d.",
+                batch_size,
+                smallest,
+                smallest,
+            )
+            batch_size = smallest
         if max_epochs is None:
             max_epochs = int(np.clip(50 * 20_000 / self.adata.n_obs, 10, 50))
         _, count_keys = self._layout()
@@ -550,7 +584,8 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         names, _ = self._layout()
         if modality is not None and modality not in names:
             raise ValueError(f"`modality` must be one of {names} or None, got {modality!r}.")
-        indices = np.arange(adata.n_obs) if indices is None else np.asarray(indices)
+        indices = check_indices(indices, adata.n_obs)
+        indices = np.arange(adata.n_obs) if indices is None else indices
         rows = self._modality_rows(self.get_anndata_manager(adata, required=True))
         total = np.zeros((len(indices), self.module.n_latent))
         count = np.zeros(len(indices))
@@ -668,6 +703,13 @@ def _check_cells(mdata: MuData, names: list[str]) -> None:
                 f"{mdata.mod[name].n_vars} features; check the filtering that produced it."
             )
     check_unique_obs_names(mdata)
+
+
+def _holds_out_cells(train_size: float | None, validation_size: float | None) -> bool:
+    """Whether a split (as :class:`UnpairedDataSplitter` makes it) leaves validation cells."""
+    if validation_size is not None:
+        return validation_size > 0
+    return train_size is not None and train_size < 1
 
 
 def _count_modalities(registry: dict) -> dict[str, str | None]:

@@ -33,6 +33,10 @@ from scvi.model.base import ArchesMixin, BaseModelClass
 from scvi.nn import FCLayers
 from torch import nn
 
+from ..data.safe_loading import safe_model_loading
+from ..data.validation import check_modalities_present, read_saved_registry
+from .saving import restore_history
+
 logger = logging.getLogger(__name__)
 
 
@@ -84,6 +88,8 @@ class QueryMappingMixin(ArchesMixin):
         accelerator, device
             Where to put the model (as in scvi-tools).
 
+        A reference folder is read without running code from it (see :meth:`load`).
+
         Returns
         -------
         A model of this class registered with ``adata``, with the reference's weights; train
@@ -97,23 +103,31 @@ class QueryMappingMixin(ArchesMixin):
         >>> z_query = query_model.get_latent_representation()
         >>> z_reference = query_model.get_latent_representation(reference_mdata)
         """
-        reference_counts = _category_counts(_registry_of(reference_model))
+        if isinstance(reference_model, BaseModelClass) and not isinstance(reference_model, cls):
+            name = type(reference_model).__name__
+            raise TypeError(
+                f"`reference_model` is a {name}, not a {cls.__name__}: map the query with the "
+                f"reference's class, `{name}.load_query_data(adata, reference_model)`."
+            )
+        reference_counts = _category_counts(cls._registry_of(reference_model))
         cls._check_query(adata, reference_model)
-        model = super().load_query_data(
-            adata=adata,
-            reference_model=str(reference_model)
-            if isinstance(reference_model, os.PathLike)
-            else reference_model,
-            inplace_subset_query_vars=inplace_subset_query_vars,
-            accelerator=accelerator,
-            device=device,
-            unfrozen=unfrozen,
-            freeze_dropout=freeze_dropout,
-            freeze_expression=True,
-            freeze_decoder_first_layer=True,
-            freeze_batchnorm_encoder=True,
-            freeze_batchnorm_decoder=True,
-        )
+        with safe_model_loading():
+            model = super().load_query_data(
+                adata=adata,
+                reference_model=str(reference_model)
+                if isinstance(reference_model, os.PathLike)
+                else reference_model,
+                inplace_subset_query_vars=inplace_subset_query_vars,
+                accelerator=accelerator,
+                device=device,
+                unfrozen=unfrozen,
+                freeze_dropout=freeze_dropout,
+                freeze_expression=True,
+                freeze_decoder_first_layer=True,
+                freeze_batchnorm_encoder=True,
+                freeze_batchnorm_decoder=True,
+            )
+        restore_history(model)
         query_counts = _category_counts(model.registry_)
         for fc_layers in model.module.modules():
             if isinstance(fc_layers, FCLayers) and fc_layers.n_cat_list:
@@ -131,6 +145,12 @@ class QueryMappingMixin(ArchesMixin):
         return model
 
     @classmethod
+    def _registry_of(cls, reference_model: str | os.PathLike | BaseModelClass) -> dict:
+        if isinstance(reference_model, BaseModelClass):
+            return reference_model.registry_
+        return read_saved_registry(cls, reference_model)
+
+    @classmethod
     def _check_query(
         cls, adata: AnnData | MuData, reference_model: str | os.PathLike | BaseModelClass
     ) -> None:
@@ -146,9 +166,13 @@ class QueryMappingMixin(ArchesMixin):
         return super().train(*args, plan_kwargs=plan_kwargs, **kwargs)
 
     def _validate_anndata(self, adata: AnnData | MuData | None = None, copy_if_view: bool = True):
-        # scvi's own error for an unseen batch suggests `extend_categories=True`, which would
-        # give the new batch untrained parameters; point to query mapping instead.
+        # scvi's own errors for a missing modality (a KeyError) and an unseen batch (which
+        # suggests `extend_categories=True`, giving the new batch untrained parameters) do not
+        # say the fix.
         if adata is not None and self.get_anndata_manager(adata) is None:
+            modalities = self.registry_["setup_args"].get("modalities") or {}
+            registered = [m for arg, m in modalities.items() if arg.endswith("_layer") and m]
+            check_modalities_present(adata, registered, "the data given")
             self._check_batch_categories(adata)
         return super()._validate_anndata(adata, copy_if_view=copy_if_view)
 
@@ -323,12 +347,6 @@ def _category_counts(registry: dict) -> list[int]:
         len(batch.get("categorical_mapping", [None])),
         *covariates.get("n_cats_per_key", []),
     ]
-
-
-def _registry_of(reference_model: str | os.PathLike | BaseModelClass) -> dict:
-    if isinstance(reference_model, BaseModelClass):
-        return reference_model.registry_
-    return BaseModelClass.load_registry(str(reference_model))
 
 
 def _obs_holding(adata: AnnData | MuData, modality: str | None) -> pd.DataFrame:

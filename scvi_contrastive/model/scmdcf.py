@@ -22,21 +22,28 @@ from ..data.validation import (
     check_cells_have_counts,
     check_finite,
     check_in_memory,
+    check_indices,
     check_layer,
     check_modalities_keys,
+    check_modality_has_counts,
     check_obs_columns,
-    check_saved_model,
+    check_paired_cells,
+    check_training_arguments,
     check_unique_obs_names,
 )
 from ..module.fusion import MODALITY_KEYS, ContrastiveFusionModule
 from ..train.callbacks import with_default_callbacks
 from ..train.fusion import ContrastiveFusionTrainingPlan
+from ..train.history import history_so_far, number_continued_epochs
 from .query import QueryMappingMixin
+from .saving import SafeSaveLoadMixin
 
 logger = logging.getLogger(__name__)
 
 #: Upper bound of the default number of epochs (half warm-up, half clustering).
 DEFAULT_MAX_EPOCHS = 100
+#: Fewest cells SCMDCF trains on (see ``train``).
+MIN_TRAINING_CELLS = 3
 
 #: ``setup_mudata`` argument naming each modality's layer.
 _LAYER_ARGS = {
@@ -54,7 +61,7 @@ _MODALITY_ARGS = [
 ]
 
 
-class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Contrastive fusion of paired multi-omics cells (CITE-seq, Multiome, RNA+ATAC+protein).
 
     After scMDCF (Cheng et al., Genome Medicine 2026): one encoder per modality, a
@@ -228,6 +235,11 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
     ):
         """Train the model: warm-up, then the clustering phase, in one call.
 
+        Calling ``train()`` again continues from the trained weights: the clusters are kept
+        and the clustering loss is on from the call's first epoch (``n_epochs_pretrain`` has
+        no effect then); ``history`` gets the new epochs numbered after the earlier ones. To
+        train from scratch, build a new model.
+
         Parameters
         ----------
         max_epochs
@@ -267,6 +279,18 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
             :mod:`scvi_contrastive.train.callbacks`). A NaN or infinite loss stops training
             with :class:`~scvi_contrastive.train.callbacks.NonFiniteLossError` naming the term.
         """
+        check_training_arguments(max_epochs, batch_size, n_epochs_pretrain)
+        if self.adata.n_obs < MIN_TRAINING_CELLS:
+            raise ValueError(
+                f"SCMDCF needs at least {MIN_TRAINING_CELLS} cells to train, got "
+                f"{self.adata.n_obs}: scvi's data splitter moves a last minibatch of fewer than "
+                "3 cells out of training (BatchNorm cannot take it), which leaves none."
+            )
+        if self.is_trained_:
+            logger.info(
+                "SCMDCF is already trained: this call continues from the trained weights, with "
+                "the clustering loss on from its first epoch (the clusters are kept)."
+            )
         if max_epochs is None:
             # scvi's heuristic (400 epochs up to 20k cells, fewer beyond), capped.
             max_epochs = min(DEFAULT_MAX_EPOCHS, max(1, round(20_000 / self.adata.n_obs * 400)))
@@ -280,7 +304,8 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
             **(plan_kwargs or {}),
         }
         trainer_kwargs["callbacks"] = with_default_callbacks(trainer_kwargs.get("callbacks"))
-        return super().train(
+        before = history_so_far(self)
+        result = super().train(
             max_epochs=max_epochs,
             accelerator=accelerator,
             devices=devices,
@@ -292,12 +317,15 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
             datasplitter_kwargs=datasplitter_kwargs,
             **trainer_kwargs,
         )
+        number_continued_epochs(self, before)
+        return result
 
     @torch.inference_mode()
     def _inference_outputs(
         self, adata: MuData | None, indices: Sequence[int] | None, batch_size: int | None, keys
     ) -> dict[str, np.ndarray]:
         adata = self._validate_anndata(adata)
+        indices = check_indices(indices, adata.n_obs)
         loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
         collected = {key: [] for key in keys}
         for tensors in loader:
@@ -351,6 +379,7 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
     ) -> pd.DataFrame:
         """Attention weight of each modality in each cell's joint embedding."""
         adata = self._validate_anndata(adata)
+        indices = check_indices(indices, adata.n_obs)
         weights = self._inference_outputs(adata, indices, batch_size, ["fusion_weights"])
         obs_names = adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
         return pd.DataFrame(
@@ -427,7 +456,13 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
             raise ValueError(
                 f"`modality` must be one of {self.module.modalities}, got {modality!r}."
             )
+        if not np.isfinite(library_size) or library_size <= 0:
+            raise ValueError(
+                f"`library_size` must be a positive number (1 gives proportions, 1e4 counts per "
+                f"10,000), got {library_size}."
+            )
         adata = self._validate_anndata(adata)
+        indices = check_indices(indices, adata.n_obs)
         batch_code = self._batch_code(transform_batch)
         loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
         values = []
@@ -461,16 +496,9 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
             )
         return mapping.index(category)
 
-    @classmethod
-    def load(cls, dir_path: str, adata: MuData | None = None, **kwargs):
-        """Load a model saved with :meth:`save`.
-
-        As :meth:`scvi.model.base.BaseModelClass.load` (same arguments), after checking that
-        ``dir_path`` holds an intact SCMDCF save and that ``adata`` (if given) has the features
-        the model was set up with, in the same order; each failure names what differs.
-        """
-        check_saved_model(cls, dir_path, adata, _count_modalities, **kwargs)
-        return super().load(dir_path, adata=adata, **kwargs)
+    @staticmethod
+    def _saved_count_modalities(registry: dict) -> dict[str, str]:
+        return _count_modalities(registry)
 
     @classmethod
     def setup_anndata(cls, adata, *args, **kwargs):
@@ -596,7 +624,7 @@ class SCMDCF(QueryMappingMixin, UnsupervisedTrainingMixin, BaseModelClass):
             validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),
         )
         adata_manager.register_fields(mdata, **kwargs)
-        _check_registered_values(adata_manager, list(mod_keys))
+        _check_registered_values(adata_manager, mod_keys)
         cls.register_manager(adata_manager)
 
 
@@ -619,6 +647,7 @@ def _validate_mudata(
                 f"Modality {mod_key!r} holds cells missing from `mdata.obs`; call "
                 "`mdata.update()` after changing modalities."
             )
+    check_paired_cells({k: mdata.mod[k].obs_names for k in mod_keys.values()})
 
 
 def _check_categorical_columns(
@@ -635,9 +664,11 @@ def _check_categorical_columns(
         check_obs_columns(obs, dict.fromkeys(columns, argument), where)
 
 
-def _check_registered_values(adata_manager: AnnDataManager, modalities: list[str]) -> None:
-    """Refuse cells without counts in every modality, and non-finite numerical covariates."""
-    check_cells_have_counts(adata_manager, [MODALITY_KEYS[m] for m in modalities])
+def _check_registered_values(adata_manager: AnnDataManager, mod_keys: dict[str, str]) -> None:
+    """Refuse empty modalities, cells without counts, and non-finite numerical covariates."""
+    for m, mod_key in mod_keys.items():
+        check_modality_has_counts(adata_manager, MODALITY_KEYS[m], f"Modality {mod_key!r}")
+    check_cells_have_counts(adata_manager, [MODALITY_KEYS[m] for m in mod_keys])
     registry = adata_manager.data_registry
     if SCVI_KEYS.CONT_COVS_KEY in registry:
         check_finite(

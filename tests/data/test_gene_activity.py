@@ -270,7 +270,10 @@ def test_result_writes_to_h5ad(tmp_path):
     [
         (["peak_one", *PEAKS[1:]], "unparseable"),
         (["chr1:901-850", *PEAKS[1:]], "start > end"),
+        # Once read as chromosome "chr1:" from 50 to 1100, and silently matched to no gene.
+        (["chr1:-50-1100", *PEAKS[1:]], r"negative start, e.g. \['chr1:-50-1100'\]"),
     ],
+    ids=["unparseable", "start-after-end", "negative-start"],
 )
 def test_malformed_peak_names(peaks, match):
     with pytest.raises(ValueError, match=match):

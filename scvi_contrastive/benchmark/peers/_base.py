@@ -22,6 +22,8 @@ class RunSettings:
         Smoke-test mode: adapters cut their training to a few epochs.
     accelerator
         Lightning accelerator for scvi-tools models (``"auto"``, ``"cpu"``, ``"gpu"``).
+    progress
+        Show scvi-tools' progress bar while a model trains.
 
     """
 
@@ -29,6 +31,7 @@ class RunSettings:
     max_epochs: int | None = None
     quick: bool = False
     accelerator: str = "auto"
+    progress: bool = False
 
     def epochs(self, default: int | None, quick: int = 5) -> int | None:
         """Epochs to train: ``max_epochs`` if set, a few in quick mode, else ``default``."""
@@ -62,6 +65,8 @@ def train_measured(model, settings: RunSettings, max_epochs: int | None) -> Trai
     """
     with measure_training() as cost:
         model.train(
-            max_epochs=max_epochs, accelerator=settings.accelerator, enable_progress_bar=False
+            max_epochs=max_epochs,
+            accelerator=settings.accelerator,
+            enable_progress_bar=settings.progress,
         )
     return cost

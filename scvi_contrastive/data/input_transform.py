@@ -1,0 +1,128 @@
+"""Fit the encoders' fixed input transforms (normalisation and PCA / LSI) on training cells."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from scipy import sparse
+from sklearn.utils.extmath import randomized_svd
+
+from ..nn.input_transform import n_transform_components
+
+#: Cells the statistics and the projection are fitted on at most (a random subset beyond),
+#: so that setup time and memory stay bounded whatever the number of cells.
+MAX_FIT_CELLS = 20_000
+#: Largest dense cells × features block fitted (fewer cells when there are many features).
+MAX_DENSE_VALUES = 100_000_000
+
+
+def _rows(matrix, rows: np.ndarray) -> sparse.csr_matrix:
+    return sparse.csr_matrix(matrix[np.sort(rows)], dtype=np.float64)
+
+
+def _idf(counts: sparse.csr_matrix) -> np.ndarray:
+    detected = np.asarray((counts > 0).sum(axis=0), dtype=np.float64).ravel()
+    return np.log1p(counts.shape[0] / (1.0 + detected))
+
+
+def normalized_features(
+    counts: sparse.csr_matrix, kind: str, feature_weight: np.ndarray, target_sum: float
+):
+    """The transform's normalisation before standardisation (cells × features).
+
+    Dense, except for ``"tfidf"``, whose zeros stay zeros and which stays sparse.
+    """
+    if kind == "clr":
+        logged = np.log1p(counts.toarray())
+        return logged - logged.mean(axis=1, keepdims=True)
+    library = np.maximum(np.asarray(counts.sum(axis=1), dtype=np.float64).ravel(), 1.0)
+    scaled = sparse.csr_matrix(
+        sparse.diags(target_sum / library) @ counts @ sparse.diags(feature_weight)
+    )
+    scaled.data = np.log1p(scaled.data)
+    return scaled if kind == "tfidf" else scaled.toarray()
+
+
+def fit_input_transform(
+    matrix,
+    rows: np.ndarray | None = None,
+    kind: Literal["log_normalize", "clr", "tfidf"] = "log_normalize",
+    n_components: int | None = 50,
+    target_sum: float = 1e4,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Statistics of :class:`~scvi_contrastive.nn.InputTransform` from training cells.
+
+    Parameters
+    ----------
+    matrix
+        Cells × features raw counts (dense or sparse).
+    rows
+        Cells to fit on (all when ``None``); at most :data:`MAX_FIT_CELLS` of them, drawn at
+        random, are used.
+    kind
+        ``"log_normalize"`` (RNA: PCA of standardised log-normalised counts), ``"clr"``
+        (protein: standardised CLR values, PCA only when there are more features than
+        ``n_components``) or ``"tfidf"`` (ATAC: latent semantic indexing, the SVD of the
+        uncentred TF-IDF matrix without its first component, which follows sequencing depth).
+    n_components
+        Components kept; ``None`` or at least the number of features keeps every feature
+        (standardisation only, no projection; not for ``"tfidf"``).
+    target_sum
+        Library size every cell is scaled to before the logarithm.
+    seed
+        Random state of the cell subset and the randomized SVD.
+
+    Returns
+    -------
+    ``feature_weight``, ``feature_mean``, ``feature_std`` (per feature), ``loadings``
+    (features × components) and ``scale`` (one number that gives the components an average
+    variance of one, keeping their relative sizes).
+    """
+    rng = np.random.default_rng(seed)
+    rows = np.arange(matrix.shape[0]) if rows is None else np.asarray(rows)
+    if rows.size == 0:
+        raise ValueError("No cells to fit the input transform on.")
+    n_features = matrix.shape[1]
+    max_cells = MAX_FIT_CELLS
+    if kind != "tfidf":
+        max_cells = min(max_cells, max(2_000, MAX_DENSE_VALUES // n_features))
+    if rows.size > max_cells:
+        rows = rng.choice(rows, size=max_cells, replace=False)
+    counts = _rows(matrix, rows)
+    weight = _idf(counts) if kind == "tfidf" else np.ones(n_features)
+    normalized = normalized_features(counts, kind, weight, target_sum)
+    if kind == "tfidf":
+        # TF-IDF values are non-negative and bounded; LSI works on them unstandardised.
+        mean, std = np.zeros(n_features), np.ones(n_features)
+        standardized = normalized
+    else:
+        mean = normalized.mean(axis=0)
+        std = np.maximum(normalized.std(axis=0), 1e-3)
+        standardized = np.clip((normalized - mean) / std, -10.0, 10.0)
+    loadings = _loadings(standardized, kind, n_components, seed)
+    scores = np.asarray(standardized @ loadings)
+    scale = np.sqrt(max(float(np.mean(scores.var(axis=0))), 1e-12))
+    return {
+        "feature_weight": weight.astype(np.float32),
+        "feature_mean": mean.astype(np.float32),
+        "feature_std": std.astype(np.float32),
+        "loadings": loadings.astype(np.float32),
+        "scale": np.float32(scale),
+    }
+
+
+def _loadings(standardized: np.ndarray, kind: str, n_components: int | None, seed: int):
+    n_cells, n_features = standardized.shape
+    k = n_transform_components(n_features, kind, n_components)
+    if k == n_features:
+        return np.eye(n_features)
+    extra = 1 if kind == "tfidf" else 0
+    k_fit = min(k + extra, n_cells - 1, n_features)
+    centred = standardized if kind == "tfidf" else standardized - standardized.mean(axis=0)
+    _, _, vt = randomized_svd(centred, k_fit, random_state=seed)
+    loadings = vt[extra:].T
+    if loadings.shape[1] < k:
+        loadings = np.pad(loadings, ((0, 0), (0, k - loadings.shape[1])))
+    return loadings

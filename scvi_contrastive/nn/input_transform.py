@@ -1,0 +1,100 @@
+"""Fixed map from one modality's raw counts to an encoder's input: normalise, then project."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+#: How each kind of count matrix is normalised before the projection.
+TRANSFORMS = ("log_normalize", "clr", "tfidf")
+
+
+def n_transform_components(n_features: int, kind: str, n_components: int | None) -> int:
+    """Number of components an :class:`InputTransform` yields for ``n_features`` features."""
+    if kind != "tfidf" and (n_components is None or n_components >= n_features):
+        return n_features
+    if n_components is None:
+        raise ValueError("The 'tfidf' transform needs `n_components`.")
+    # LSI computes one more component and drops the first; an SVD has at most n - 1 useful.
+    return max(1, min(n_components, n_features - 2))
+
+
+class InputTransform(nn.Module):
+    """Normalise raw counts as a standard single-cell pipeline would, then project them.
+
+    ``"log_normalize"`` (RNA): ``log1p(counts / library * 1e4)``, standardised per feature and
+    clipped at ±10, as before a PCA in scanpy. ``"clr"`` (protein): the centred log-ratio of
+    ``log1p(counts)`` per cell, standardised per feature. ``"tfidf"`` (ATAC):
+    ``log1p(counts / library * idf * 1e4)``, the TF-IDF behind latent semantic indexing.
+    The normalised features are then multiplied by fixed ``loadings`` (a PCA or LSI computed
+    from the training cells before training) and scaled by one number, so the encoder sees a
+    few dozen denoised components instead of thousands of sparse features. All statistics are
+    buffers: fixed during training, saved with the model and applied unchanged to new cells.
+
+    Parameters
+    ----------
+    n_input
+        Number of count features.
+    n_output
+        Number of components after the projection (``n_input`` when no projection is used).
+    kind
+        One of :data:`TRANSFORMS`.
+    target_sum
+        Library size every cell is scaled to before the logarithm.
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_output: int,
+        kind: Literal["log_normalize", "clr", "tfidf"] = "log_normalize",
+        target_sum: float = 1e4,
+    ):
+        super().__init__()
+        if kind not in TRANSFORMS:
+            raise ValueError(f"`kind` must be one of {TRANSFORMS}, got {kind!r}.")
+        self.kind = kind
+        self.target_sum = target_sum
+        self.n_output = n_output
+        self.register_buffer("feature_weight", torch.ones(n_input))
+        self.register_buffer("feature_mean", torch.zeros(n_input))
+        self.register_buffer("feature_std", torch.ones(n_input))
+        self.register_buffer("loadings", torch.eye(n_input, n_output))
+        self.register_buffer("scale", torch.ones(()))
+
+    def normalize(self, counts: torch.Tensor) -> torch.Tensor:
+        """Normalised, standardised features before the projection."""
+        if self.kind == "clr":
+            logged = torch.log1p(counts)
+            logged = logged - logged.mean(dim=1, keepdim=True)
+        else:
+            library = counts.sum(dim=1, keepdim=True).clamp_min(1.0)
+            logged = torch.log1p(counts * self.feature_weight / library * self.target_sum)
+        if self.kind == "tfidf":
+            return logged
+        standardized = (logged - self.feature_mean) / self.feature_std
+        return standardized.clamp(-10.0, 10.0)
+
+    def forward(self, counts: torch.Tensor) -> torch.Tensor:
+        """Projected components of a minibatch of raw counts, ``(n_cells, n_output)``."""
+        return self.normalize(counts) @ self.loadings / self.scale
+
+    @torch.no_grad()
+    def set_statistics(self, statistics: dict[str, torch.Tensor]) -> None:
+        """Fix the transform from statistics fitted on the training cells.
+
+        ``statistics`` holds ``feature_weight`` (the IDF for ``"tfidf"``, else ones),
+        ``feature_mean``, ``feature_std``, ``loadings`` and ``scale``, as returned by
+        :func:`scvi_contrastive.data.fit_input_transform`.
+        """
+        for name, value in statistics.items():
+            buffer = getattr(self, name)
+            value = torch.as_tensor(value, dtype=buffer.dtype)
+            if value.shape != buffer.shape:
+                raise ValueError(
+                    f"Statistic {name!r} has shape {tuple(value.shape)}, the transform expects "
+                    f"{tuple(buffer.shape)}."
+                )
+            buffer.copy_(value)
