@@ -197,12 +197,7 @@ def gene_activity(
     regions = _gene_regions(annotation, upstream, downstream, gene_body)
     peak_idx, gene_idx = _overlapping_pairs(peaks, regions)
 
-    assignment = sparse.csr_matrix(
-        (np.ones(len(peak_idx), dtype=_sum_dtype(counts.dtype)), (peak_idx, gene_idx)),
-        shape=(peaks.shape[0], annotation.shape[0]),
-    )
-    activity = sparse.csr_matrix(counts @ assignment)
-    activity.sort_indices()
+    activity = _summed_counts(counts, peak_idx, gene_idx, annotation.shape[0])
 
     var = _output_var(annotation, regions, np.bincount(gene_idx, minlength=annotation.shape[0]))
     if var.index.has_duplicates:
@@ -256,12 +251,7 @@ def _activity_from_links(
     genes = pd.Index(pd.unique(table["gene"]))
     gene_idx = genes.get_indexer(table["gene"])
     peak_idx, gene_idx = peak_idx[~missing], gene_idx[~missing]
-    assignment = sparse.csr_matrix(
-        (np.ones(len(peak_idx), dtype=_sum_dtype(counts.dtype)), (peak_idx, gene_idx)),
-        shape=(atac.n_vars, len(genes)),
-    )
-    activity = sparse.csr_matrix(counts @ assignment)
-    activity.sort_indices()
+    activity = _summed_counts(counts, peak_idx, gene_idx, len(genes))
     var = pd.DataFrame({"n_peaks": np.bincount(gene_idx, minlength=len(genes))}, index=genes)
     result = ad.AnnData(X=activity, obs=atac.obs.copy(), var=var)
     result.uns["gene_activity"] = {
@@ -270,6 +260,22 @@ def _activity_from_links(
         "peak_gene": table[~missing][["peak", "gene"]].reset_index(drop=True),
     }
     return result
+
+
+def _summed_counts(
+    counts: sparse.csr_matrix, peak_idx: np.ndarray, gene_idx: np.ndarray, n_genes: int
+) -> sparse.csr_matrix:
+    """Cells x genes sums of each gene's peaks: peak ``peak_idx[i]`` counts for ``gene_idx[i]``.
+
+    The peaks x genes 0/1 matrix is in the counts' dtype widened to 32 bits, so sums are exact.
+    """
+    assignment = sparse.csr_matrix(
+        (np.ones(len(peak_idx), dtype=_sum_dtype(counts.dtype)), (peak_idx, gene_idx)),
+        shape=(counts.shape[1], n_genes),
+    )
+    activity = sparse.csr_matrix(counts @ assignment)
+    activity.sort_indices()
+    return activity
 
 
 def _link_table(links: pd.DataFrame) -> pd.DataFrame:
