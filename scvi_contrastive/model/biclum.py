@@ -63,11 +63,6 @@ _LAYER_ARG_KEYS = {
 }
 _DEFAULT_MODALITIES = {"rna_layer": "rna", "atac_layer": "atac"}
 _TARGET_SUM = 1e4
-#: Minibatches the default training takes (see :func:`default_max_epochs`).
-TRAINING_STEPS = 400
-#: Default Adam learning rate: 5x scvi's default, measured to reach the same alignment in a
-#: quarter of the steps on SNARE-seq cortex.
-LEARNING_RATE = 5e-3
 
 
 class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
@@ -108,9 +103,9 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
     anchor_keep
         Share of the mutual nearest neighbour pairs kept as positives, those whose two cells
         share the most neighbours (Seurat's anchor score,
-        :func:`~scvi_contrastive.nn.mnn.shared_neighbor_scores`); 1 keeps all. On SNARE-seq
-        cortex (2,500 cells) keeping half raised the share of pairs of one cell type from 0.53
-        to 0.63.
+        :func:`~scvi_contrastive.nn.mnn.shared_neighbor_scores`); 1 (default) keeps all. On
+        SNARE-seq cortex (2,500 cells) keeping half raised the share of pairs of one cell type
+        from 0.53 to 0.63 (README, *Unpaired at realistic size*).
     **module_kwargs
         Keyword arguments of :class:`~scvi_contrastive.module.bilateral.BilateralAlignmentModule`
         (``cell_temperature``, ``feature_temperature``, ``cell_weight``, ``feature_weight``, ...).
@@ -140,7 +135,7 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         n_metacells: int = 128,
         n_pcs: int = 30,
         mnn_k: int = 20,
-        anchor_keep: float = 0.5,
+        anchor_keep: float = 1.0,
         **module_kwargs,
     ):
         super().__init__(adata)
@@ -416,7 +411,7 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         devices: int | list[int] | str = "auto",
         train_size: float | None = None,
         validation_size: float | None = None,
-        batch_size: int = 256,
+        batch_size: int = 128,
         mnn_refresh_every: int = 5,
         mnn_refresh_start: int | None = None,
         pair_fraction: float = 0.5,
@@ -434,10 +429,8 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         Parameters
         ----------
         max_epochs
-            Number of passes over the larger modality. Default: enough for
-            :data:`TRAINING_STEPS` minibatches (at least 10 and at most 100 epochs), so the
-            cost depends little on the number of cells: on the sets measured (README) the
-            alignment stopped improving after a few hundred steps.
+            Number of passes over the larger modality. Default: 50 up to 20,000 cells, then
+            fewer (down to 10 at 100,000): longer training slowly over-fits the pairs.
         accelerator, devices
             Lightning accelerator and devices (``"auto"``: a GPU when present).
         train_size
@@ -456,8 +449,7 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
         datasplitter_kwargs
             Extra arguments of :class:`~scvi_contrastive.dataloaders.UnpairedDataSplitter`.
         plan_kwargs
-            Arguments of :class:`~scvi.train.TrainingPlan` (``lr``, default
-            :data:`LEARNING_RATE`, ``weight_decay``, ...); the
+            Arguments of :class:`~scvi.train.TrainingPlan` (``lr``, ``weight_decay``, ...); the
             plan is :class:`~scvi_contrastive.train.plan.SyncedTrainingPlan`, which keeps the
             logged loss terms synchronisable across processes.
         **trainer_kwargs
@@ -468,11 +460,9 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
             infinite loss stops training with
             :class:`~scvi_contrastive.train.callbacks.NonFiniteLossError` naming the term.
         """
-        _, count_keys = self._layout()
         if max_epochs is None:
-            largest = max(len(r) for r in self._modality_rows(self.adata_manager).values())
-            max_epochs = default_max_epochs(largest, batch_size)
-        plan_kwargs = {"lr": LEARNING_RATE, **(plan_kwargs or {})}
+            max_epochs = int(np.clip(50 * 20_000 / self.adata.n_obs, 10, 50))
+        _, count_keys = self._layout()
         datasplitter_kwargs = {
             "modality_rows": self._modality_rows(self.adata_manager),
             "count_keys": count_keys,
@@ -669,20 +659,6 @@ class BICLUM(BilateralQueryMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def default_max_epochs(n_cells: int, batch_size: int) -> int:
-    """Epochs that make about :data:`TRAINING_STEPS` minibatches, between 10 and 100.
-
-    Parameters
-    ----------
-    n_cells
-        Cells of the larger modality (one epoch passes over them once).
-    batch_size
-        Cells per modality per minibatch.
-    """
-    steps_per_epoch = max(1, int(np.ceil(n_cells / batch_size)))
-    return int(np.clip(round(TRAINING_STEPS / steps_per_epoch), 10, 100))
 
 
 def _check_modalities_keys(mdata: MuData, modalities: dict[str, str]) -> None:

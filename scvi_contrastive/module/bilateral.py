@@ -88,7 +88,7 @@ class BilateralAlignmentModule(BaseModuleClass):
         feature_temperature: float = 0.5,
         cell_weight: float = 1.0,
         feature_weight: float = 1.0,
-        max_feature_pairs: int = 256,
+        max_feature_pairs: int = 1024,
     ):
         super().__init__()
         if len(modality_names) != 2:

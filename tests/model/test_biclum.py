@@ -7,7 +7,7 @@ import scvi
 from scipy import sparse
 
 from scvi_contrastive.dataloaders import UnpairedDataLoader
-from scvi_contrastive.model.biclum import BICLUM, TRAINING_STEPS, default_max_epochs
+from scvi_contrastive.model.biclum import BICLUM
 from scvi_contrastive.module.bilateral import PAIR_KEY
 
 SMALL = {"n_latent": 8, "n_hidden": 32, "n_metacells": 16, "mnn_k": 10}
@@ -343,14 +343,6 @@ def test_pbmc_multiome_with_hidden_pairs():
     partner = np.argsort(shuffle)  # RNA cell i is ATAC row partner[i]
     # Joint PCA of the shared genes scores 0.25-0.28 here and GLUE 0.227.
     assert _foscttm(z_rna, z_atac[partner]) < 0.21
-
-
-def test_default_epochs_follow_a_step_budget():
-    # About TRAINING_STEPS minibatches whatever the size, within 10..100 epochs.
-    assert default_max_epochs(2_500, 256) == round(TRAINING_STEPS / 10)
-    assert default_max_epochs(10_309, 256) == 10
-    assert default_max_epochs(100, 256) == 100
-    assert default_max_epochs(10**6, 256) == 10
 
 
 def test_anchor_keep_filters_the_initial_pairs():
