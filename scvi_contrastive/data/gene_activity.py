@@ -4,6 +4,8 @@ BiCLUM's RNA + ATAC input is a cells x genes "gene activity" matrix that its aut
 R (ArchR, Signac). :func:`gene_activity` computes the same kind of matrix from peak and gene
 coordinates: a peak counts for a gene when it shares at least one base with the gene's region
 (body plus promoter), and a cell's activity for the gene is the sum of its counts in those peaks.
+Where gene coordinates are not at hand but a gene -> peak link table is (Cell Ranger's
+``peak_annotation``, ArchR/Signac links), the same sum runs over the linked peaks.
 
 All coordinates are 0-based and half-open, as in BED files and peak names written by Cell Ranger
 (``chr1:100-200`` covers bases 100 ... 199). GTF/GFF files are 1-based and closed; they are
@@ -49,8 +51,9 @@ GeneAnnotation = str | os.PathLike | pd.DataFrame | ad.AnnData
 
 def gene_activity(
     atac: ad.AnnData,
-    genes: GeneAnnotation,
+    genes: GeneAnnotation | None = None,
     *,
+    links: pd.DataFrame | None = None,
     upstream: int = 2000,
     downstream: int = 0,
     gene_body: bool = True,
@@ -63,12 +66,13 @@ def gene_activity(
     gene_name_col: str | None = None,
     harmonize_chrom: bool = False,
 ) -> ad.AnnData:
-    """Sum ATAC peak counts over each gene's body and promoter.
+    """Sum ATAC peak counts over each gene's body and promoter, or over its linked peaks.
 
-    Every peak that shares at least one base with a gene's region counts for that gene; a peak
-    in two genes' regions counts for both. The result is ``counts @ assignment``, a sparse
-    product of the cells x peaks counts and a 0/1 peaks x genes matrix, so it stays sparse and
-    integer-valued and scales to 10^5 cells x 10^5 peaks.
+    Give exactly one of ``genes`` (coordinates) and ``links`` (a gene -> peak table). With
+    coordinates, every peak that shares at least one base with a gene's region counts for that
+    gene; a peak in two genes' regions counts for both. The result is ``counts @ assignment``,
+    a sparse product of the cells x peaks counts and a 0/1 peaks x genes matrix, so it stays
+    sparse and integer-valued and scales to 10^5 cells x 10^5 peaks.
 
     A gene's region, for a gene ``[start, end)`` (0-based, half-open):
 
@@ -103,6 +107,14 @@ def gene_activity(
           from ``var_names`` or ``var[gene_name_col]``.
 
         Genes whose coordinates are missing are dropped with a warning.
+    links
+        Instead of ``genes``: a gene -> peak table with columns ``gene`` and ``peak`` (peak
+        names as in ``atac.var_names``), one row per link, as Cell Ranger's ``peak_annotation``
+        (``gene`` may be its index), ArchR/Signac peak-gene links or SNARE's
+        ``atac.uns["gene_peak_links"]`` give. A gene's activity is the sum of its linked peaks;
+        a peak linked to two genes counts for both. Rows with a missing gene or peak and
+        repeated rows are ignored; links to peaks ``atac`` lacks are left out with a warning.
+        The coordinate arguments below are then not used.
     upstream
         Bases added before the TSS (strand-aware).
     downstream
@@ -130,7 +142,10 @@ def gene_activity(
     -------
     A new cells x genes :class:`~anndata.AnnData`. ``X`` is sparse CSR in the counts' dtype,
     widened to 32 bits if narrower (float32 sums are exact up to 2^24 per entry). ``obs`` is a
-    copy of ``atac.obs``. ``var`` has one row per gene, genes without any peak included: the
+    copy of ``atac.obs``. From ``links``: one gene per distinct gene of the table, in order of
+    first appearance, ``var["n_peaks"]`` its linked peaks found in ``atac``, and
+    ``uns["gene_activity"]`` with ``source="links"``, the layer and ``peak_gene``. From
+    ``genes``: ``var`` has one row per gene, genes without any peak included: the
     annotation's own columns plus ``chrom``, ``start``, ``end``, ``strand``, the
     ``region_start``/``region_end`` used and ``n_peaks``. If gene names repeat, ``var_names``
     are made unique and ``var["gene_name"]`` keeps the names. ``uns["gene_activity"]`` records
@@ -139,21 +154,32 @@ def gene_activity(
     Raises
     ------
     ValueError
-        If coordinates are malformed, chromosome names differ by the ``chr`` prefix (unless
-        ``harmonize_chrom``), no gene region overlaps any peak, ``layer`` is missing, or the
-        counts are negative, non-integer, NaN or infinite.
+        If both or neither of ``genes`` and ``links`` are given, ``links`` lacks the ``gene``
+        or ``peak`` column or names no peak of ``atac``, coordinates are malformed,
+        chromosome names differ by the ``chr`` prefix (unless ``harmonize_chrom``), no gene
+        region overlaps any peak, ``layer`` is missing, or the counts are negative,
+        non-integer, NaN or infinite.
     TypeError
-        If ``genes`` is none of the supported types.
+        If ``genes`` is none of the supported types, or ``links`` is not a DataFrame.
 
     Examples
     --------
-    >>> from scvi_contrastive.data import read_pbmc_multiome
-    >>> mdata = read_pbmc_multiome()
+    >>> from scvi_contrastive.data import read_dataset
+    >>> mdata = read_dataset("pbmc_multiome")
     >>> activity = gene_activity(mdata["atac"], mdata["rna"], layer="counts")
+    >>> snare = read_dataset("snare_cortex")
+    >>> activity = gene_activity(snare["atac"], links=snare["atac"].uns["gene_peak_links"])
 
     """
+    if (genes is None) == (links is None):
+        raise ValueError(
+            "Pass exactly one of `genes` (gene coordinates: a GTF/GFF path, a DataFrame or an "
+            "AnnData) and `links` (a gene -> peak table with columns 'gene' and 'peak')."
+        )
     _check_extension(upstream, downstream)
     counts = _counts_matrix(atac, layer)
+    if links is not None:
+        return _activity_from_links(atac, counts, links, layer)
     peaks = _peak_table(atac, chrom_col, start_col, end_col)
     annotation = _gene_table(
         genes, chrom_col, start_col, end_col, strand_col, interval_col, gene_name_col
@@ -172,12 +198,7 @@ def gene_activity(
     regions = _gene_regions(annotation, upstream, downstream, gene_body)
     peak_idx, gene_idx = _overlapping_pairs(peaks, regions)
 
-    assignment = sparse.csr_matrix(
-        (np.ones(len(peak_idx), dtype=_sum_dtype(counts.dtype)), (peak_idx, gene_idx)),
-        shape=(peaks.shape[0], annotation.shape[0]),
-    )
-    activity = sparse.csr_matrix(counts @ assignment)
-    activity.sort_indices()
+    activity = _summed_counts(counts, peak_idx, gene_idx, annotation.shape[0])
 
     var = _output_var(annotation, regions, np.bincount(gene_idx, minlength=annotation.shape[0]))
     if var.index.has_duplicates:
@@ -206,6 +227,78 @@ def gene_activity(
         ),
     }
     return result
+
+
+def _activity_from_links(
+    atac: ad.AnnData, counts: sparse.csr_matrix, links: pd.DataFrame, layer: str | None
+) -> ad.AnnData:
+    """Summed counts of each gene's linked peaks (see :func:`gene_activity`)."""
+    table = _link_table(links)
+    peak_idx = atac.var_names.get_indexer(table["peak"])
+    missing = peak_idx < 0
+    if missing.all():
+        raise ValueError(
+            f"None of the {len(table)} links of `links` names a peak of `atac` (e.g. "
+            f"{table['peak'].head(3).tolist()} vs `atac.var_names` {atac.var_names[:3].tolist()}"
+            "); write the link table's peaks exactly as `atac.var_names`."
+        )
+    if missing.any():
+        warnings.warn(
+            f"{int(missing.sum())} of {len(table)} links name peaks that `atac` lacks and are "
+            f"left out, e.g. {table['peak'][missing].head(3).tolist()}.",
+            UserWarning,
+            stacklevel=settings.warnings_stacklevel,
+        )
+    genes = pd.Index(pd.unique(table["gene"]))
+    gene_idx = genes.get_indexer(table["gene"])
+    peak_idx, gene_idx = peak_idx[~missing], gene_idx[~missing]
+    activity = _summed_counts(counts, peak_idx, gene_idx, len(genes))
+    var = pd.DataFrame({"n_peaks": np.bincount(gene_idx, minlength=len(genes))}, index=genes)
+    result = ad.AnnData(X=activity, obs=atac.obs.copy(), var=var)
+    result.uns["gene_activity"] = {
+        "source": "links",
+        "layer": "X" if layer is None else layer,
+        "peak_gene": table[~missing][["peak", "gene"]].reset_index(drop=True),
+    }
+    return result
+
+
+def _summed_counts(
+    counts: sparse.csr_matrix, peak_idx: np.ndarray, gene_idx: np.ndarray, n_genes: int
+) -> sparse.csr_matrix:
+    """Cells x genes sums of each gene's peaks: peak ``peak_idx[i]`` counts for ``gene_idx[i]``.
+
+    The peaks x genes 0/1 matrix is in the counts' dtype widened to 32 bits, so sums are exact.
+    """
+    assignment = sparse.csr_matrix(
+        (np.ones(len(peak_idx), dtype=_sum_dtype(counts.dtype)), (peak_idx, gene_idx)),
+        shape=(counts.shape[1], n_genes),
+    )
+    activity = sparse.csr_matrix(counts @ assignment)
+    activity.sort_indices()
+    return activity
+
+
+def _link_table(links: pd.DataFrame) -> pd.DataFrame:
+    """The ``gene``/``peak`` columns of a link table as strings, without gaps or repeats."""
+    if not isinstance(links, pd.DataFrame):
+        raise TypeError(
+            f"`links` must be a pandas DataFrame with columns 'gene' and 'peak', got "
+            f"{type(links).__name__}."
+        )
+    if "gene" not in links.columns and links.index.name == "gene":
+        links = links.reset_index()  # Cell Ranger's peak_annotation: genes in the index
+    absent = [column for column in ("gene", "peak") if column not in links.columns]
+    if absent:
+        raise ValueError(
+            f"`links` lacks column(s) {absent} (columns: {list(links.columns)}); it needs one "
+            "row per link with the gene's name in 'gene' and the peak's name in 'peak'."
+        )
+    table = links[["gene", "peak"]].dropna()
+    table = table.astype(str).drop_duplicates().reset_index(drop=True)
+    if table.empty:
+        raise ValueError("`links` has no row with both a gene and a peak.")
+    return table
 
 
 def _sum_dtype(dtype: np.dtype) -> np.dtype:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from scvi_contrastive.data import read_pbmc_multiome
+from scvi_contrastive.data import read_dataset, read_pbmc_multiome
 from scvi_contrastive.data.gene_activity import gene_activity
 
 # Three genes on chr1, 0-based half-open. With upstream=100, downstream=0, gene_body=True:
@@ -326,6 +326,88 @@ def test_inputs_not_modified():
     _activity(atac, genes, layer="counts", harmonize_chrom=True)
     _assert_unchanged(atac, atac_before)
     _assert_unchanged(genes, genes_before)
+
+
+# --- gene activity from a gene -> peak link table --------------------------------------------
+
+# A: p0 + p2, B: p3 + p4, C: p3 (p3 linked to two genes); the repeated row counts once.
+LINKS = pd.DataFrame(
+    {
+        "gene": ["A", "A", "B", "B", "C", "A"],
+        "peak": [PEAKS[0], PEAKS[2], PEAKS[3], PEAKS[4], PEAKS[3], PEAKS[2]],
+    }
+)
+LINKS_EXPECTED = np.array([[4, 9, 4], [0, 1, 1], [2, 0, 0]])
+
+
+def test_links_sum_the_linked_peaks():
+    atac = _atac(layer="counts")
+    before = atac.copy()
+    result = gene_activity(atac, links=LINKS, layer="counts")
+    _assert_unchanged(atac, before)
+    assert list(result.var_names) == ["A", "B", "C"]  # order of first appearance
+    assert sparse.isspmatrix_csr(result.X)
+    assert result.X.dtype == np.float32
+    np.testing.assert_array_equal(result.X.toarray(), LINKS_EXPECTED)
+    np.testing.assert_array_equal(result.var["n_peaks"], [2, 2, 1])
+    pd.testing.assert_frame_equal(result.obs, atac.obs)
+    assert result.uns["gene_activity"]["source"] == "links"
+    assert len(result.uns["gene_activity"]["peak_gene"]) == 5
+
+
+def test_links_in_cellranger_form_and_with_gaps():
+    # Cell Ranger's peak_annotation keeps the gene in the index; rows without a gene are skipped.
+    table = pd.concat([LINKS, pd.DataFrame({"gene": [None], "peak": [PEAKS[7]]})])
+    result = gene_activity(_atac(), links=table.set_index("gene"))
+    np.testing.assert_array_equal(result.X.toarray(), LINKS_EXPECTED)
+
+
+def test_links_to_unknown_peaks_warn_and_are_left_out():
+    table = pd.concat([LINKS, pd.DataFrame({"gene": ["D"], "peak": ["chr9:1-2"]})])
+    with pytest.warns(UserWarning, match="1 of 6 links name peaks that `atac` lacks"):
+        result = gene_activity(_atac(), links=table)
+    np.testing.assert_array_equal(result.X.toarray()[:, :3], LINKS_EXPECTED)
+    np.testing.assert_array_equal(result.var.loc["D", "n_peaks"], 0)
+
+
+def test_bad_links():
+    with pytest.raises(ValueError, match="exactly one of `genes`"):
+        gene_activity(_atac(), GENES, links=LINKS)
+    with pytest.raises(ValueError, match="exactly one of `genes`"):
+        gene_activity(_atac())
+    with pytest.raises(TypeError, match="`links` must be a pandas DataFrame"):
+        gene_activity(_atac(), links=LINKS.to_numpy())
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['peak'\]"):
+        gene_activity(_atac(), links=LINKS.rename(columns={"peak": "region"}))
+    with pytest.raises(ValueError, match="names a peak of `atac`"):
+        gene_activity(_atac(), links=pd.DataFrame({"gene": ["A"], "peak": ["chr1_850_901"]}))
+
+
+def test_multiome_links_equal_coordinates_on_promoter_peaks(multiome):
+    """Cell Ranger's promoter links give the matrix the coordinate path gives on those peaks."""
+    atac, rna = multiome.mod["atac"], multiome.mod["rna"]
+    promoter = _cellranger_links(multiome).query("peak_type == 'promoter'")
+    promoter_peaks = atac[:, atac.var_names.isin(promoter["peak"])].copy()
+    from_links = gene_activity(promoter_peaks, links=promoter, layer="counts")
+    from_coordinates = gene_activity(promoter_peaks, rna, layer="counts")
+    assert from_links.n_vars == (from_coordinates.var["n_peaks"] > 0).sum()
+    np.testing.assert_array_equal(
+        from_links.X.toarray(), from_coordinates[:, from_links.var_names].X.toarray()
+    )
+
+
+def test_snare_links_cover_every_peak():
+    """SNARE's shipped links: every peak counted once, genes in the RNA's gene space."""
+    snare = read_dataset("snare_cortex")
+    atac, rna = snare.mod["atac"], snare.mod["rna"]
+    links = atac.uns["gene_peak_links"]
+    activity = gene_activity(atac, links=links, layer="counts")
+    assert activity.shape == (atac.n_obs, links["gene"].nunique())
+    assert activity.var_names.isin(rna.var_names).all()
+    assert int(activity.var["n_peaks"].sum()) == len(links.drop_duplicates())
+    np.testing.assert_array_equal(activity.X.data, np.round(activity.X.data))
+    # Each peak is linked to one gene, so gene activity redistributes the counts exactly.
+    assert activity.X.sum() == atac.layers["counts"].sum()
 
 
 # --- real data: 10x PBMC Multiome subset against Cell Ranger's own peak annotation -----------

@@ -343,3 +343,22 @@ def test_pbmc_multiome_with_hidden_pairs():
     partner = np.argsort(shuffle)  # RNA cell i is ATAC row partner[i]
     # Joint PCA of the shared genes scores 0.25-0.28 here and GLUE 0.227.
     assert _foscttm(z_rna, z_atac[partner]) < 0.21
+
+
+def test_anchor_keep_filters_the_initial_pairs():
+    scvi.settings.seed = 0
+    mdata = _structured()
+    BICLUM.setup_mudata(mdata, rna_layer="counts", atac_layer="counts")
+    every = BICLUM(mdata, **SMALL, anchor_keep=1.0).initial_mnn_pairs_
+    half = BICLUM(mdata, **SMALL, anchor_keep=0.5).initial_mnn_pairs_
+    assert set(zip(*half, strict=True)) < set(zip(*every, strict=True))
+    assert 0.4 * every.shape[1] <= half.shape[1] <= 0.7 * every.shape[1]
+    # On four well-separated types the kept pairs join cells of one type at least as often.
+    cell_type = mdata.obs["cell_type"].to_numpy()
+
+    def same_type(pairs):
+        return np.mean(cell_type[pairs[0]] == cell_type[pairs[1]])
+
+    assert same_type(half) >= same_type(every)
+    with pytest.raises(ValueError, match="`anchor_keep` must be in"):
+        BICLUM(mdata, **SMALL, anchor_keep=0.0)

@@ -8,6 +8,7 @@ from scvi_contrastive.nn.mnn import (
     gromov_wasserstein,
     joint_pca,
     nearest_neighbors,
+    shared_neighbor_scores,
     sinkhorn,
     structural_embedding,
 )
@@ -27,6 +28,23 @@ def test_mnn_recovers_a_permutation():
     idx_a, idx_b = find_mnn_pairs(x_a, x_b, k=1)
     np.testing.assert_array_equal(idx_a, np.arange(50))
     np.testing.assert_array_equal(order[idx_b], idx_a)
+
+
+def test_shared_neighbor_scores_rank_cross_type_pairs_last():
+    rng = np.random.default_rng(3)
+    x_a, _ = _clusters(rng, [30, 30], 6)
+    x_b = x_a + 0.05 * rng.normal(size=x_a.shape)
+    same = (np.array([0, 1, 40]), np.array([2, 3, 45]))  # pairs within one cluster
+    other = (np.array([0, 1, 40]), np.array([40, 41, 5]))  # pairs across the two clusters
+    # With k = cluster size every neighbourhood is the cell's whole cluster, in both sets.
+    np.testing.assert_array_equal(shared_neighbor_scores(x_a, x_b, *same, k=30), 1.0)
+    np.testing.assert_array_equal(shared_neighbor_scores(x_a, x_b, *other, k=30), 0.0)
+    # With smaller neighbourhoods, pairs within a cluster still share some, across none.
+    within = shared_neighbor_scores(x_a, x_b, *same, k=10)
+    assert np.all((within > 0) & (within <= 1))
+    np.testing.assert_array_equal(shared_neighbor_scores(x_a, x_b, *other, k=10), 0.0)
+    # A cell paired with its own copy shares its whole neighbourhood.
+    np.testing.assert_allclose(shared_neighbor_scores(x_a, x_a, np.arange(5), np.arange(5)), 1)
 
 
 def test_mnn_is_symmetric_and_mutual():

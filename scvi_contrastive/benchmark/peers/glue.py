@@ -1,10 +1,13 @@
-"""GLUE (``scglue``) on unpaired RNA + ATAC, guided by a gene-peak graph from coordinates.
+"""GLUE (``scglue``) on unpaired RNA + ATAC, guided by a gene-peak graph.
 
-The guidance graph links each gene to the peaks within 2 kb of its Cell Ranger interval
-(``promoter_len=0, extend_range=2000``: the shipped intervals are TSS-sized, strand unknown).
-Building it calls the ``bedtools`` binary (through pybedtools). Cells without ATAC counts make
-NaN rows in GLUE's LSI and stop its training, so they are left out; their embedding rows are NaN
-and the scoring skips them.
+With gene coordinates (Cell Ranger's ``interval`` in ``rna.var``) the guidance graph links each
+gene to the peaks within 2 kb of its interval (``promoter_len=0, extend_range=2000``: the
+shipped intervals are TSS-sized, strand unknown); building it calls the ``bedtools`` binary
+(through pybedtools). Without coordinates (SNARE's mm10 genes) it is built from the data's
+gene -> peak link table, the one our gene activity uses: one positive edge per link each way,
+plus a self-loop per node, as scglue's own graphs have (it accepts any such graph). Cells
+without ATAC counts make NaN rows in GLUE's LSI and stop its training, so they are left out;
+their embedding rows are NaN and the scoring skips them.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import logging
 import shutil
 import tempfile
 
+import networkx as nx
 import numpy as np
 import scanpy as sc
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
 from scvi_contrastive.benchmark.peers._base import MethodNotApplicable, RunSettings, require
+from scvi_contrastive.benchmark.peers.unpaired_baselines import link_table
 from scvi_contrastive.benchmark.result import MethodResult, measure_training, torch_device_name
 
 logger = logging.getLogger(__name__)
@@ -34,6 +39,39 @@ def _gene_coordinates(rna) -> None:
     rna.var["strand"] = "+"
 
 
+def _links_graph(rna, atac, links) -> nx.MultiDiGraph:
+    """Guidance graph of a gene -> peak link table, in scglue's edge format."""
+    links = links.reset_index() if "gene" not in links.columns else links
+    links = links[links["gene"].isin(rna.var_names) & links["peak"].isin(atac.var_names)]
+    # As scglue's own graph builder marks them: the peaks linked to a (highly variable) gene.
+    atac.var["highly_variable"] = atac.var_names.isin(links["peak"])
+    graph = nx.MultiDiGraph()
+    for gene, peak in zip(links["gene"], links["peak"], strict=True):
+        graph.add_edge(gene, peak, weight=1.0, sign=1, type="fwd")
+        graph.add_edge(peak, gene, weight=1.0, sign=1, type="rev")
+    for node in itertools.chain(rna.var_names, atac.var_names):
+        graph.add_edge(node, node, weight=1.0, sign=1, type="loop")
+    return graph
+
+
+def _guidance_graph(rna, atac) -> nx.MultiDiGraph:
+    """From gene coordinates when ``rna.var`` has them, else from the ATAC's link table."""
+    import scglue
+
+    if "interval" not in rna.var:
+        return _links_graph(rna, atac, link_table(atac))
+    if shutil.which("bedtools") is None:
+        raise ImportError(
+            "the `bedtools` binary (GLUE's guidance graph needs it) is missing", name="bedtools"
+        )
+    _gene_coordinates(rna)
+    atac.var["chromStart"] = atac.var["start"].to_numpy()
+    atac.var["chromEnd"] = atac.var["end"].to_numpy()
+    return scglue.genomics.rna_anchored_guidance_graph(
+        rna, atac, promoter_len=0, extend_range=EXTEND_RANGE
+    )
+
+
 def _prepare(dataset: BenchmarkDataset, seed: int):
     import scglue
 
@@ -47,13 +85,8 @@ def _prepare(dataset: BenchmarkDataset, seed: int):
     sc.tl.pca(rna, n_comps=min(100, min(rna.shape) - 1), svd_solver="arpack", random_state=seed)
     atac.X = atac.layers["counts"].copy()
     scglue.data.lsi(atac, n_components=min(100, min(atac.shape) - 1), n_iter=15)
-    _gene_coordinates(rna)
-    atac.var["chromStart"] = atac.var["start"].to_numpy()
-    atac.var["chromEnd"] = atac.var["end"].to_numpy()
     rna.var["highly_variable"] = True
-    guidance = scglue.genomics.rna_anchored_guidance_graph(
-        rna, atac, promoter_len=0, extend_range=EXTEND_RANGE
-    )
+    guidance = _guidance_graph(rna, atac)
     scglue.models.configure_dataset(
         rna, "NB", use_highly_variable=True, use_layer="counts", use_rep="X_pca"
     )
@@ -69,15 +102,13 @@ def _prepare(dataset: BenchmarkDataset, seed: int):
 def run_glue(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
     """Train GLUE with its defaults on the two unpaired modalities."""
     require(dataset, paired=False, other="atac")
-    if shutil.which("bedtools") is None:
-        raise ImportError(
-            "the `bedtools` binary (GLUE's guidance graph needs it) is missing", name="bedtools"
-        )
     import scglue
     import torch
 
-    if "interval" not in dataset.mdata["rna"].var:
-        raise MethodNotApplicable("needs gene coordinates in rna.var['interval']")
+    if "interval" not in dataset.mdata["rna"].var and link_table(dataset.mdata["atac"]) is None:
+        raise MethodNotApplicable(
+            "needs gene coordinates in rna.var['interval'] or a gene-peak link table"
+        )
     torch.manual_seed(settings.seed)
     rna, atac, guidance = _prepare(dataset, settings.seed)
     fit_kws = {}
@@ -104,7 +135,7 @@ def run_glue(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
         device=torch_device_name(),
         settings={
             "max_epochs": max_epochs or "default",
-            "extend_range": EXTEND_RANGE,
+            "guidance": "coordinates ±2 kb" if "interval" in rna.var else "link table",
             "atac_cells_left_out": dropped,
         },
     )

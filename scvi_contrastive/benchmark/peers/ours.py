@@ -12,11 +12,14 @@ from scvi_contrastive.benchmark.datasets import BenchmarkDataset
 from scvi_contrastive.benchmark.peers._base import RunSettings, require, train_measured
 from scvi_contrastive.benchmark.result import MethodResult, torch_device_name
 from scvi_contrastive.data.gene_activity import gene_activity
+from scvi_contrastive.data.protein_to_gene import protein_to_gene
 from scvi_contrastive.model import BICLUM, SCMDCF
 
 logger = logging.getLogger(__name__)
 
 _LAYER_ARG = {"prot": "protein_layer", "atac": "atac_layer"}
+#: ``rna.var`` columns from which :func:`gene_activity` can place the genes.
+_GENE_COORDINATES = {"interval", "chrom"}
 
 
 def _epochs_trained(model) -> int | None:
@@ -75,14 +78,40 @@ def run_scmdcf(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult
 
 
 def _biclum_mudata(dataset: BenchmarkDataset) -> tuple[md.MuData, str]:
-    """Build the unpaired MuData BICLUM takes: ATAC as gene activity over the RNA genes."""
+    """Build the unpaired MuData BICLUM takes, the other modality put in gene space.
+
+    ATAC becomes gene activity: through the shipped gene -> peak links
+    (``atac.uns["gene_peak_links"]``) where there are some, else from the RNA genes'
+    coordinates; with neither, the peaks stay as they are (``"separate"``). Proteins keep
+    their own feature space (``"separate"``: the RNA encoder reads every gene), with each
+    antibody that :func:`protein_to_gene` maps to an RNA gene renamed to that gene so that the
+    two pair in the feature-level loss (the first of several antibodies of one gene, as
+    CD45RA/CD45RO; the others and unmapped ones keep their names).
+    """
     rna = dataset.mdata["rna"].copy()
     other = dataset.mdata[dataset.other].copy()
     if dataset.other != "atac":
+        other.var_names = _gene_named_antibodies(other, rna.var_names)
         return md.MuData({"rna": rna, dataset.other: other}), "separate"
-    activity = gene_activity(other, rna, layer="counts")
+    links = other.uns.get("gene_peak_links")
+    if links is not None:
+        activity = gene_activity(other, links=links, layer="counts")
+    elif _GENE_COORDINATES & set(rna.var.columns):
+        activity = gene_activity(other, rna, layer="counts")
+    else:  # neither links nor gene coordinates (BMMC Multiome): peaks, matched by shape
+        return md.MuData({"rna": rna, "atac": other}), "separate"
     activity.layers["counts"] = activity.X.copy()
     return md.MuData({"rna": rna, "atac": activity}), "shared"
+
+
+def _gene_named_antibodies(prot, genes) -> list[str]:
+    """Antibody names, those that detect one of ``genes`` replaced by that gene's name."""
+    try:
+        mapped = protein_to_gene(prot, duplicates="first", gene_symbols=genes).var["antibody"]
+    except ValueError:  # anonymous antibodies (adt_0, ...): nothing maps
+        return list(prot.var_names)
+    rename = {antibody: gene for gene, antibody in mapped.items() if gene in genes}
+    return [rename.get(name, name) for name in prot.var_names]
 
 
 def run_biclum(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
