@@ -9,12 +9,13 @@ from pathlib import Path
 
 from .benchmark.__main__ import check_output_folder
 from .benchmark.__main__ import main as benchmark_main
-from .model.scmdcf import DEFAULT_MAX_EPOCHS
+from .model.scmdcf import default_max_epochs
 
-#: Epochs of the demo, for SCMDCF and totalVI alike (SCMDCF's default).
-DEMO_EPOCHS = DEFAULT_MAX_EPOCHS
 #: Paired CITE-seq data with named cell types (6,821 PBMCs, 4,000 genes, 14 antibodies).
 DEMO_DATASET = "pbmc10k_cite_named"
+DEMO_N_CELLS = 6_821
+#: Epochs of the demo, for SCMDCF and totalVI alike (SCMDCF's default on the demo's cells).
+DEMO_EPOCHS = default_max_epochs(DEMO_N_CELLS)
 DEMO_MODELS = ("SCMDCF", "TOTALVI")
 #: More threads than this gain little on models this small and crowd shared machines.
 MAX_DEFAULT_THREADS = 8

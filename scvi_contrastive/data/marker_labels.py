@@ -6,7 +6,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .feature_moments import log_normalize
+from .normalization import log_normalize
 
 #: Canonical PBMC markers of the four major lineages (all present in the shipped Multiome subset).
 PBMC_MARKERS: dict[str, list[str]] = {

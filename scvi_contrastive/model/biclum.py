@@ -22,12 +22,12 @@ from scvi.utils import setup_anndata_dsp
 from sklearn.neighbors import KNeighborsClassifier
 
 from scvi_contrastive._constants import REGISTRY_KEYS as CONTRASTIVE_KEYS
-from scvi_contrastive.data.feature_moments import log_normalize
 from scvi_contrastive.data.fields import (
     CountLayerField,
     MuDataObservedModalitiesField,
     count_field,
 )
+from scvi_contrastive.data.normalization import log_normalize
 from scvi_contrastive.data.validation import (
     check_cells_have_counts,
     check_in_memory,

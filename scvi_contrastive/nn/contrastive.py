@@ -50,7 +50,12 @@ def mutual_information_loss(
     return -(joint * log_terms).sum()
 
 
-def info_nce_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+def info_nce_loss(
+    z_a: torch.Tensor,
+    z_b: torch.Tensor,
+    temperature: float = 0.1,
+    groups: torch.Tensor | None = None,
+) -> torch.Tensor:
     """NT-Xent (SimCLR's InfoNCE) loss between paired embeddings.
 
     Row ``i`` of ``z_a`` and row ``i`` of ``z_b`` are a positive pair; every other row of
@@ -63,6 +68,10 @@ def info_nce_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.1
         ``(n, d)`` embeddings of the two views.
     temperature
         Softmax temperature; lower values sharpen the contrast.
+    groups
+        Optional ``(n,)`` group (e.g. batch) of each pair: negatives are then drawn only from
+        the anchor's own group, so what the groups differ in (a batch effect both views of a
+        cell share) does not help to tell the partner from the negatives and is not learned.
 
     Returns
     -------
@@ -74,8 +83,11 @@ def info_nce_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.1
     n = z_a.shape[0]
     z = F.normalize(torch.cat([z_a, z_b]), dim=1)
     similarity = (z @ z.T) / temperature
-    self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
-    similarity = similarity.masked_fill(self_mask, float("-inf"))
+    excluded = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    if groups is not None:
+        groups = torch.cat([groups.reshape(-1), groups.reshape(-1)])
+        excluded = excluded | (groups[:, None] != groups[None, :])
+    similarity = similarity.masked_fill(excluded, float("-inf"))
     targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
     return F.cross_entropy(similarity, targets)
 
@@ -86,3 +98,10 @@ def _check_pair(a: torch.Tensor, b: torch.Tensor) -> None:
             f"Both views must be 2-D tensors of the same shape, got {tuple(a.shape)} and "
             f"{tuple(b.shape)}."
         )
+
+
+def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x`` unchanged in the forward pass, its gradient multiplied by ``scale``."""
+    if scale == 1.0:
+        return x
+    return x * scale + x.detach() * (1.0 - scale)

@@ -9,6 +9,8 @@ from scvi.nn import FCLayers
 from torch import nn
 from torch.distributions import Normal
 
+from .input_transform import InputTransform
+
 
 class MLP(nn.Module):
     """scvi's ``FCLayers`` and a linear head (categorical covariates enter the first layer).
@@ -141,28 +143,67 @@ class CountEncoder(MLP):
         return super().forward(hidden_input, *cat_list)
 
 
-class GaussianCountEncoder(CountEncoder):
-    """:class:`CountEncoder` whose head gives a diagonal Gaussian posterior over the embedding.
+class TransformedEncoder(nn.Module):
+    """Encoder of raw counts through a fixed :class:`InputTransform` (e.g. PCA or LSI).
+
+    The embedding is a linear map of the transform's components plus a non-linear
+    correction (``FCLayers`` and a head). The linear map starts as the first ``n_output``
+    components and the correction at zero, so training starts from the PCA/LSI geometry,
+    which is reliable even on a few hundred cells, and departs from it only as far as the
+    losses ask.
 
     Parameters
     ----------
-    n_input
-        Number of input features.
+    transform
+        The modality's input transform; its statistics are set before training.
     n_output
         Dimension of the embedding.
+    n_hidden
+        Width of the hidden layers.
+    n_layers
+        Number of hidden layers.
+    dropout_rate
+        Dropout in the hidden layers.
+    variational
+        Return a diagonal Gaussian posterior instead of a point embedding.
     var_eps
-        Minimum variance, for numerical stability.
-    **kwargs
-        Passed to :class:`CountEncoder`.
+        Minimum variance of the posterior, for numerical stability.
     """
 
-    def __init__(self, n_input: int, n_output: int, var_eps: float = 1e-4, **kwargs):
-        super().__init__(n_input, 2 * n_output, **kwargs)
+    def __init__(
+        self,
+        transform: InputTransform,
+        n_output: int,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        variational: bool = False,
+        var_eps: float = 1e-4,
+    ):
+        super().__init__()
+        self.transform = transform
+        self.variational = variational
         self.var_eps = var_eps
+        n_input = transform.n_output
+        self.linear = nn.Linear(n_input, n_output, bias=False)
+        self.correction = (
+            MLP(n_input, n_output, n_hidden, n_layers, dropout_rate) if n_layers > 0 else None
+        )
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.eye(n_output, n_input))
+            if self.correction is not None:
+                self.correction.head.weight.zero_()
+                self.correction.head.bias.zero_()
+        if variational:
+            self.log_var = MLP(n_input, n_output, n_hidden, 1, dropout_rate)
 
-    def forward(
-        self, counts: torch.Tensor, *cat_list: torch.Tensor, cont: torch.Tensor | None = None
-    ) -> Normal:
-        """Posterior ``q(z | counts)`` of a minibatch of raw counts."""
-        mean, log_var = super().forward(counts, *cat_list, cont=cont).chunk(2, dim=-1)
-        return Normal(mean, (log_var.clamp(-15, 15).exp() + self.var_eps).sqrt())
+    def forward(self, counts: torch.Tensor) -> torch.Tensor | Normal:
+        """Embedding (or posterior ``q(z | counts)``) of a minibatch of raw counts."""
+        components = self.transform(counts)
+        mean = self.linear(components)
+        if self.correction is not None:
+            mean = mean + self.correction(components)
+        if not self.variational:
+            return mean
+        log_var = self.log_var(components).clamp(-15, 15)
+        return Normal(mean, (log_var.exp() + self.var_eps).sqrt())

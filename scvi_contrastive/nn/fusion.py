@@ -60,3 +60,89 @@ class AttentionFusion(nn.Module):
         weights = torch.softmax(scores, dim=1)
         scale = weights * observed.sum(dim=1, keepdim=True)
         return self.mix((scale.unsqueeze(-1) * stacked).flatten(start_dim=1)), weights
+
+
+class WeightedConcatFusion(nn.Module):
+    """Join the modality embeddings side by side, each scaled by a modality weight.
+
+    Block ``m`` of the joint embedding is ``sqrt(w_m) · z_m / s_m``: ``s_m`` gives every
+    block the same root-mean-square size and ``w_m`` (summing to one) the share of the squared
+    distances between cells that modality ``m`` contributes. The weights start uniform and are
+    set during training by :func:`cluster_fit_weights`, so a modality that carries the cells'
+    cluster structure (a clean antibody panel) counts more than one that mostly carries noise
+    (a few hundred sparse peaks). Keeping each embedding whole, rather than mixing them,
+    keeps what only one modality measures. A cell not measured in a modality gets zeros in
+    that block.
+
+    Parameters
+    ----------
+    n_latent
+        Dimension of each modality embedding.
+    n_modalities
+        Number of modalities fused; the joint embedding has ``n_latent * n_modalities``
+        dimensions.
+    """
+
+    def __init__(self, n_latent: int, n_modalities: int):
+        super().__init__()
+        self.n_output = n_latent * n_modalities
+        self.register_buffer("weights", torch.full((n_modalities,), 1.0 / n_modalities))
+        self.register_buffer("scales", torch.ones(n_modalities))
+
+    @torch.no_grad()
+    def set_weights(self, weights: torch.Tensor, scales: torch.Tensor) -> None:
+        """Fix the modality weights (normalised to sum to one) and block scales."""
+        weights = torch.as_tensor(weights, dtype=self.weights.dtype).clamp_min(0.0)
+        self.weights.copy_(weights / weights.sum().clamp_min(1e-12))
+        self.scales.copy_(torch.as_tensor(scales, dtype=self.scales.dtype).clamp_min(1e-6))
+
+    def forward(
+        self, embeddings: list[torch.Tensor], observed: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Joint embedding and, per cell, the weights of the modalities it was measured in."""
+        factors = (self.weights.sqrt() / self.scales).to(embeddings[0])
+        blocks = [z * factors[i] * (observed[:, [i]] > 0) for i, z in enumerate(embeddings)]
+        cell_weights = self.weights * (observed > 0)
+        cell_weights = cell_weights / cell_weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        return torch.cat(blocks, dim=1), cell_weights
+
+
+def cluster_fit_weights(
+    embeddings: list[torch.Tensor], clusters: torch.Tensor, power: float = 2.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Modality weights from how well each embedding fits a shared clustering.
+
+    The auto-weighting of multi-view clustering: each view's weight grows with the fraction
+    of its variance that lies between the clusters of the consensus partition,
+    ``w_m ∝ (1 - within_m / total_m) ** power``. A view whose cells sit tightly in the shared
+    clusters gets a large weight; a view that is mostly noise around them, a small one.
+
+    Parameters
+    ----------
+    embeddings
+        One ``(n_cells, d)`` tensor per modality, rows the same cells.
+    clusters
+        ``(n_cells,)`` integer clusters of the joint embedding.
+    power
+        Sharpness of the weighting (0 gives equal weights).
+
+    Returns
+    -------
+    The weights (summing to one) and each embedding's root-mean-square distance to its mean.
+    """
+    clusters = clusters.long()
+    n_clusters = int(clusters.max()) + 1
+    fits, scales = [], []
+    for z in embeddings:
+        z = z.double()
+        total = (z - z.mean(dim=0)).pow(2).sum()
+        counts = torch.bincount(clusters, minlength=n_clusters).clamp_min(1).to(z)
+        means = torch.zeros(n_clusters, z.shape[1], dtype=z.dtype).index_add_(0, clusters, z)
+        means = means / counts[:, None]
+        within = (z - means[clusters]).pow(2).sum()
+        fits.append((1.0 - within / total.clamp_min(1e-12)).clamp_min(0.0))
+        scales.append((total / z.shape[0]).sqrt())
+    weights = torch.stack(fits).pow(power)
+    if weights.sum() <= 0:
+        weights = torch.ones_like(weights)
+    return (weights / weights.sum()).float(), torch.stack(scales).float()

@@ -10,7 +10,8 @@ import torch
 from scvi.dataloaders import AnnDataLoader
 
 from ..module.fusion import ContrastiveFusionModule
-from ..nn.clustering import initial_centers
+from ..nn.clustering import initial_centers, leiden_clusters
+from ..nn.fusion import WeightedConcatFusion, cluster_fit_weights
 from .plan import SyncedTrainingPlan
 from .threads import preserve_torch_threads
 
@@ -62,6 +63,7 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
         cluster_resolution: float | None = None,
         cluster_seed: int = 0,
         clustering_loss_weights: dict | None = None,
+        n_weight_refreshes: int = 4,
         **kwargs,
     ):
         super().__init__(module, **kwargs)
@@ -71,14 +73,25 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
         self.cluster_resolution = cluster_resolution
         self.cluster_seed = cluster_seed
         self.clustering_loss_weights = dict(clustering_loss_weights or {})
+        self.n_weight_refreshes = n_weight_refreshes
 
     def on_train_epoch_start(self) -> None:
-        """Initialise the clusters when the clustering phase begins."""
+        """Refresh the modality weights; start the clustering phase when it is due."""
         super().on_train_epoch_start()
         if self.current_epoch >= self.n_epochs_pretrain and not self.module.dec.initialized:
             self._initialize_clusters()
+        elif self._weights_due():
+            with preserve_torch_threads():
+                self._set_view_weights(self._embed_training_cells())
         if self.module.dec.initialized:
             self.loss_kwargs.update(self.clustering_loss_weights)
+
+    def _weights_due(self) -> bool:
+        """Whether the modality weights are refreshed at the start of this epoch."""
+        if not isinstance(self.module.fusion, WeightedConcatFusion) or self.module.dec.initialized:
+            return False
+        every = max(1, self.n_epochs_pretrain // self.n_weight_refreshes)
+        return self.current_epoch % every == 0
 
     def on_train_end(self) -> None:
         """Initialise the clusters if training ended before the clustering phase."""
@@ -87,7 +100,7 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
             self._initialize_clusters()
 
     @torch.inference_mode()
-    def _embed_training_cells(self) -> np.ndarray:
+    def _embed_training_cells(self) -> dict[str, torch.Tensor]:
         datamodule = self.trainer.datamodule
         loader = AnnDataLoader(
             datamodule.adata_manager,
@@ -97,16 +110,46 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
         )
         was_training = self.module.training
         self.module.eval()
-        latent = [
-            self.module.inference(**self.module._get_inference_input(tensors))["z"].cpu()
-            for tensors in loader
-        ]
+        keys = ["observed", *(f"z_{m}" for m in self.module.modalities)]
+        collected = {key: [] for key in keys}
+        for tensors in loader:
+            outputs = self.module.inference(**self.module._get_inference_input(tensors))
+            for key in keys:
+                collected[key].append(outputs[key].cpu())
         self.module.train(was_training)
-        return torch.cat(latent).numpy()
+        return {key: torch.cat(values) for key, values in collected.items()}
+
+    @torch.inference_mode()
+    def _joint(self, outputs: dict[str, torch.Tensor]) -> np.ndarray:
+        """Joint embedding of the embedded cells under the current fusion."""
+        device = self.module.device
+        embeddings = [outputs[f"z_{m}"].to(device) for m in self.module.modalities]
+        joint, _ = self.module.fusion(embeddings, outputs["observed"].to(device))
+        return joint.cpu().numpy()
+
+    def _set_view_weights(self, outputs: dict[str, torch.Tensor]) -> None:
+        """Weigh the modalities by how well each fits the clusters of the joint embedding."""
+        complete = (outputs["observed"] > 0).all(dim=1)
+        clusters = leiden_clusters(self._joint(outputs)[complete.numpy()], seed=self.cluster_seed)
+        embeddings = [outputs[f"z_{m}"][complete] for m in self.module.modalities]
+        weights, scales = cluster_fit_weights(embeddings, torch.from_numpy(clusters))
+        weights = self.trainer.strategy.broadcast(weights, src=0)
+        scales = self.trainer.strategy.broadcast(scales, src=0)
+        self.module.fusion.set_weights(weights, scales)
+        logger.info(
+            "Modality weights: %s.",
+            ", ".join(
+                f"{m} {w:.2f}"
+                for m, w in zip(self.module.modalities, weights.tolist(), strict=True)
+            ),
+        )
 
     def _initialize_clusters(self) -> None:
-        latent = self._embed_training_cells()
+        outputs = self._embed_training_cells()
         with preserve_torch_threads():
+            if isinstance(self.module.fusion, WeightedConcatFusion):
+                self._set_view_weights(outputs)
+            latent = self._joint(outputs)
             centers = initial_centers(
                 latent,
                 self.n_clusters,

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from scvi_contrastive.nn.contrastive import info_nce_loss, mutual_information_loss
+from scvi_contrastive.nn.contrastive import info_nce_loss, mutual_information_loss, scale_gradient
 
 
 def one_hot_balanced(n: int, k: int) -> torch.Tensor:
@@ -52,6 +52,24 @@ def test_info_nce_known_value():
     # Each anchor: one positive (similarity 1) and two negatives (similarity 0).
     expected = -math.log(math.exp(1 / temperature) / (math.exp(1 / temperature) + 2))
     assert info_nce_loss(z, z, temperature).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_info_nce_groups_keep_negatives_within_the_anchors_group():
+    temperature = 0.5
+    z = torch.eye(4)
+    # Two groups of two pairs: each anchor keeps one positive and two negatives of its group.
+    grouped = info_nce_loss(z, z, temperature, groups=torch.tensor([0, 0, 1, 1]))
+    expected = -math.log(math.exp(1 / temperature) / (math.exp(1 / temperature) + 2))
+    assert grouped.item() == pytest.approx(expected, rel=1e-5)
+    assert info_nce_loss(z, z, temperature).item() > grouped.item()
+
+
+def test_scale_gradient_keeps_the_value_and_scales_the_gradient():
+    x = torch.randn(3, requires_grad=True)
+    y = scale_gradient(x, 0.25)
+    torch.testing.assert_close(y, x.detach())
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, torch.full((3,), 0.25))
 
 
 def test_info_nce_ranks_true_pairs_and_handles_extremes():

@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from scvi_contrastive.nn.fusion import AttentionFusion
+from scvi_contrastive.nn.fusion import AttentionFusion, WeightedConcatFusion, cluster_fit_weights
 
 
 def test_weights_follow_measured_modalities():
@@ -34,3 +35,30 @@ def test_gradients_reach_every_modality():
     joint, _ = fusion(embeddings, torch.ones(6, 2))
     joint.pow(2).sum().backward()
     assert all(e.grad is not None and e.grad.abs().sum() > 0 for e in embeddings)
+
+
+def test_weighted_concat_blocks_follow_weights_scales_and_measured_modalities():
+    fusion = WeightedConcatFusion(n_latent=2, n_modalities=2)
+    fusion.set_weights(torch.tensor([3.0, 1.0]), torch.tensor([2.0, 0.5]))
+    torch.testing.assert_close(fusion.weights, torch.tensor([0.75, 0.25]))
+    z = [torch.ones(2, 2), torch.ones(2, 2)]
+    joint, weights = fusion(z, torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
+    assert joint.shape == (2, 4)
+    torch.testing.assert_close(joint[0], torch.tensor([0.75**0.5 / 2] * 2 + [0.25**0.5 / 0.5] * 2))
+    # The unmeasured modality's block is zero and its weight goes to the measured one.
+    torch.testing.assert_close(joint[1, 2:], torch.zeros(2))
+    torch.testing.assert_close(weights, torch.tensor([[0.75, 0.25], [1.0, 0.0]]))
+
+
+def test_cluster_fit_weights_favour_the_view_that_fits_the_clusters():
+    generator = torch.Generator().manual_seed(0)
+    clusters = torch.arange(4).repeat_interleave(50)
+    centres = 5.0 * torch.randn(4, 3, generator=generator)
+    clean = centres[clusters] + 0.1 * torch.randn(200, 3, generator=generator)
+    noisy = 3.0 * torch.randn(200, 3, generator=generator)
+    weights, scales = cluster_fit_weights([clean, noisy], clusters)
+    assert weights[0] > 0.95 and weights.sum().item() == pytest.approx(1.0)
+    rms = [(z - z.mean(0)).pow(2).sum(1).mean().sqrt() for z in (clean, noisy)]
+    torch.testing.assert_close(scales, torch.stack(rms))
+    equal, _ = cluster_fit_weights([clean, noisy], clusters, power=0.0)
+    torch.testing.assert_close(equal, torch.tensor([0.5, 0.5]))

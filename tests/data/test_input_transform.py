@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import scanpy as sc
+import torch
+from anndata import AnnData
+from scipy import sparse
+
+from scvi_contrastive.data.input_transform import fit_input_transform
+from scvi_contrastive.nn.input_transform import InputTransform, n_transform_components
+
+
+def _counts(n_cells: int = 300, n_features: int = 80, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, 3, n_cells)
+    rates = rng.gamma(1.0, 2.0, size=(3, n_features))
+    return rng.poisson(rates[groups]).astype(np.float32)
+
+
+def _transform(counts: np.ndarray, kind: str, n_components: int | None) -> InputTransform:
+    n_output = n_transform_components(counts.shape[1], kind, n_components)
+    transform = InputTransform(counts.shape[1], n_output, kind)
+    transform.set_statistics(fit_input_transform(counts, kind=kind, n_components=n_components))
+    return transform
+
+
+def test_rna_transform_is_scanpys_pca_up_to_sign_and_scale():
+    counts = _counts()
+    components = _transform(counts, "log_normalize", 10)(torch.from_numpy(counts)).numpy()
+    adata = AnnData(counts.copy())
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    sc.pp.log1p(adata)
+    sc.pp.scale(adata, max_value=10)
+    reference = sc.tl.pca(adata.X, n_comps=10, svd_solver="arpack")
+    for i in range(3):
+        r = np.corrcoef(components[:, i], reference[:, i])[0, 1]
+        assert abs(r) > 0.99
+
+
+def test_statistics_from_sparse_and_dense_input_agree():
+    counts = _counts()
+    dense = fit_input_transform(counts, kind="log_normalize", n_components=5)
+    from_sparse = fit_input_transform(
+        sparse.csr_matrix(counts), kind="log_normalize", n_components=5
+    )
+    for name in dense:
+        np.testing.assert_allclose(dense[name], from_sparse[name], rtol=1e-5, atol=1e-6)
+
+
+def test_tfidf_drops_the_depth_component_and_clr_keeps_small_panels_whole():
+    counts = _counts(n_features=60)
+    lsi = _transform(counts, "tfidf", 10)
+    assert lsi.n_output == 10 and torch.isfinite(lsi(torch.from_numpy(counts))).all()
+    panel = counts[:, :8]
+    clr = _transform(panel, "clr", 50)
+    assert clr.n_output == 8
+    torch.testing.assert_close(clr.loadings, torch.eye(8))
+
+
+def test_rows_restrict_the_fit_and_empty_rows_are_refused():
+    counts = _counts()
+    some = fit_input_transform(counts, rows=np.arange(100), kind="log_normalize", n_components=5)
+    assert not np.allclose(
+        some["feature_mean"], fit_input_transform(counts, n_components=5)["feature_mean"]
+    )
+    with pytest.raises(ValueError, match="No cells"):
+        fit_input_transform(counts, rows=np.array([], dtype=int))
+
+
+def test_statistics_of_the_wrong_shape_are_refused():
+    transform = InputTransform(10, 4)
+    with pytest.raises(ValueError, match="loadings"):
+        transform.set_statistics({"loadings": np.zeros((10, 5))})
