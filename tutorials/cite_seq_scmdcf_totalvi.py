@@ -88,7 +88,7 @@ scmdcf.train(max_epochs=MAX_EPOCHS, enable_progress_bar=False)
 mdata.obsm["X_scmdcf"] = scmdcf.get_latent_representation()
 mdata.obs["scmdcf_cluster"] = scmdcf.get_cluster_assignments().astype(str)
 fusion_weights = scmdcf.get_fusion_weights()
-fusion_weights.mean()  # average attention given to each modality
+fusion_weights.mean()  # the weight of each modality in the joint embedding
 
 # %% [markdown]
 # ## totalVI

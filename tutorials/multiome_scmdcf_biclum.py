@@ -83,7 +83,7 @@ scmdcf = SCMDCF(mdata, n_clusters=6)
 scmdcf.train(max_epochs=MAX_EPOCHS, enable_progress_bar=False)
 mdata.obsm["X_scmdcf"] = scmdcf.get_latent_representation()
 mdata.obs["scmdcf_cluster"] = scmdcf.get_cluster_assignments().astype(str)
-scmdcf.get_fusion_weights().mean()  # average attention given to each modality
+scmdcf.get_fusion_weights().mean()  # the weight of each modality in the joint embedding
 
 # %%
 paired = sc.AnnData(obs=mdata.obs[["marker_label", "scmdcf_cluster"]].copy())

@@ -18,7 +18,7 @@ MAX_DENSE_VALUES = 100_000_000
 
 
 def _rows(matrix, rows: np.ndarray) -> sparse.csr_matrix:
-    return sparse.csr_matrix(matrix[np.sort(rows)], dtype=np.float64)
+    return sparse.csr_matrix(matrix[rows], dtype=np.float64)
 
 
 def _idf(counts: sparse.csr_matrix) -> np.ndarray:
@@ -51,6 +51,8 @@ def fit_input_transform(
     n_components: int | None = 50,
     target_sum: float = 1e4,
     seed: int = 0,
+    batches: np.ndarray | None = None,
+    n_batch: int = 1,
 ) -> dict[str, np.ndarray]:
     """Statistics of :class:`~scvi_contrastive.nn.InputTransform` from training cells.
 
@@ -73,10 +75,17 @@ def fit_input_transform(
         Library size every cell is scaled to before the logarithm.
     seed
         Random state of the cell subset and the randomized SVD.
+    batches
+        Integer batch of every cell of ``matrix`` (``0 … n_batch - 1``); ``None``: one batch.
+        Except for ``"tfidf"``, each batch is centred on its own feature means before the
+        standard deviations and the projection are fitted.
+    n_batch
+        Number of batches.
 
     Returns
     -------
-    ``feature_weight``, ``feature_mean``, ``feature_std`` (per feature), ``loadings``
+    ``feature_weight``, ``feature_mean``, ``feature_std`` (per feature), ``batch_shift``
+    (features × batches: each batch's feature means minus ``feature_mean``), ``loadings``
     (features × components) and ``scale`` (one number that gives the components an average
     variance of one, keeping their relative sizes).
     """
@@ -90,17 +99,25 @@ def fit_input_transform(
         max_cells = min(max_cells, max(2_000, MAX_DENSE_VALUES // n_features))
     if rows.size > max_cells:
         rows = rng.choice(rows, size=max_cells, replace=False)
+    rows = np.sort(rows)
     counts = _rows(matrix, rows)
     weight = _idf(counts) if kind == "tfidf" else np.ones(n_features)
     normalized = normalized_features(counts, kind, weight, target_sum)
+    shift = np.zeros((n_features, max(n_batch, 1)))
     if kind == "tfidf":
         # TF-IDF values are non-negative and bounded; LSI works on them unstandardised.
         mean, std = np.zeros(n_features), np.ones(n_features)
         standardized = normalized
     else:
         mean = normalized.mean(axis=0)
-        std = np.maximum(normalized.std(axis=0), 1e-3)
-        standardized = np.clip((normalized - mean) / std, -10.0, 10.0)
+        row_batches = np.zeros(rows.size, dtype=int)
+        if batches is not None:
+            row_batches = np.asarray(batches)[rows].astype(int)
+        for b in np.unique(row_batches):
+            shift[:, b] = normalized[row_batches == b].mean(axis=0) - mean
+        centred = normalized - mean - shift[:, row_batches].T
+        std = np.maximum(centred.std(axis=0), 1e-3)
+        standardized = np.clip(centred / std, -10.0, 10.0)
     loadings = _loadings(standardized, kind, n_components, seed)
     scores = np.asarray(standardized @ loadings)
     scale = np.sqrt(max(float(np.mean(scores.var(axis=0))), 1e-12))
@@ -108,6 +125,7 @@ def fit_input_transform(
         "feature_weight": weight.astype(np.float32),
         "feature_mean": mean.astype(np.float32),
         "feature_std": std.astype(np.float32),
+        "batch_shift": shift.astype(np.float32),
         "loadings": loadings.astype(np.float32),
         "scale": np.float32(scale),
     }
@@ -126,3 +144,22 @@ def _loadings(standardized: np.ndarray, kind: str, n_components: int | None, see
     if loadings.shape[1] < k:
         loadings = np.pad(loadings, ((0, 0), (0, k - loadings.shape[1])))
     return loadings
+
+
+def batch_feature_means(
+    matrix, rows: np.ndarray, kind: str, target_sum: float = 1e4, seed: int = 0
+) -> np.ndarray:
+    """Mean of each normalised feature over ``rows`` (at most :data:`MAX_FIT_CELLS` of them).
+
+    The per-batch centre of :class:`~scvi_contrastive.nn.InputTransform` for a batch the
+    transform was not fitted on (a query batch), computed as :func:`fit_input_transform`
+    computes the reference batches' centres.
+    """
+    rows = np.asarray(rows)
+    if rows.size == 0:
+        raise ValueError("No cells to compute the batch's feature means from.")
+    if rows.size > MAX_FIT_CELLS:
+        rows = np.random.default_rng(seed).choice(rows, size=MAX_FIT_CELLS, replace=False)
+    counts = _rows(matrix, np.sort(rows))
+    normalized = normalized_features(counts, kind, np.ones(matrix.shape[1]), target_sum)
+    return normalized.mean(axis=0).astype(np.float32)

@@ -45,11 +45,12 @@ class QueryMappingMixin(ArchesMixin):
 
     Mixed into :class:`~scvi_contrastive.model.SCMDCF` and (through
     :class:`BilateralQueryMixin`) :class:`~scvi_contrastive.model.BICLUM`. What adapts to a new
-    batch is what sees the batch in the model: in SCMDCF only the decoders do (batch is
-    injected into every decoder layer, the encoders never see it), so the query embedding comes
-    from the reference encoders as they are and query training fits the new batch's decoder
-    parameters; in BICLUM the cell encoders' first layer and the decoder bias are per batch, so
-    query training moves the query embedding.
+    batch is what sees the batch in the model: in SCMDCF the decoders (batch is injected into
+    every decoder layer) and the encoders' input centring (each batch's feature means, fixed,
+    not trained), so a new batch's centring is computed from the query cells when the query is
+    mapped, the query embedding then comes from the reference encoders as they are, and query
+    training fits the new batch's decoder parameters; in BICLUM the cell encoders' first layer
+    and the decoder bias are per batch, so query training moves the query embedding.
     """
 
     #: Parameters (prefixes of ``module.named_parameters()`` names) holding one row per batch.
@@ -136,7 +137,7 @@ class QueryMappingMixin(ArchesMixin):
             if name.startswith(cls._per_batch_parameters):
                 extend_batch_rows(parameter, reference_counts[0], not unfrozen)
         model.query_mapped_ = True
-        model._prepare_query_model()
+        model._prepare_query_model(reference_counts[0])
         logger.info(
             "Query mapped: %d batch categories added to the reference's %d.",
             query_counts[0] - reference_counts[0],
@@ -156,8 +157,11 @@ class QueryMappingMixin(ArchesMixin):
     ) -> None:
         """Model-specific checks of a query before the surgery (none by default)."""
 
-    def _prepare_query_model(self) -> None:
-        """Model-specific state to rebuild for the query after the surgery (none by default)."""
+    def _prepare_query_model(self, n_reference_batches: int) -> None:
+        """Model-specific state to rebuild for the query after the surgery (none by default).
+
+        Batches ``n_reference_batches`` and above are the query's new ones.
+        """
 
     def train(self, *args, plan_kwargs: dict | None = None, **kwargs):
         """Train; a query-mapped model defaults to ``weight_decay=0`` (see the module notes)."""
@@ -231,7 +235,7 @@ class BilateralQueryMixin(QueryMappingMixin):
                     f"mapping into this reference needs at least {rows} (its metacell sketch)."
                 )
 
-    def _prepare_query_model(self) -> None:
+    def _prepare_query_model(self, n_reference_batches: int) -> None:
         # The pairs saved with the reference index the reference's cells; find the query's in
         # the reference latent space instead of in a joint PCA of the query.
         self.initial_mnn_pairs_ = np.empty((2, 0), dtype=np.int64)

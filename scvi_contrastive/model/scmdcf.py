@@ -18,7 +18,7 @@ from scvi.utils import setup_anndata_dsp
 
 from .._constants import MODALITIES, REGISTRY_KEYS
 from ..data.fields import MuDataObservedModalitiesField, count_field
-from ..data.input_transform import fit_input_transform
+from ..data.input_transform import batch_feature_means, fit_input_transform
 from ..data.validation import (
     check_cells_have_counts,
     check_finite,
@@ -93,6 +93,10 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
       CLR) or LSI (ATAC: TF-IDF) fitted on the training cells (``n_input_components``), then a
       linear map plus a non-linear correction that starts at zero. Deep encoders on thousands
       of raw features lost the cell-type structure on a few hundred cells.
+    - With ``batch_key``, each batch's RNA and protein features are centred on the batch's own
+      means before that PCA (the location step of ComBat), which removes most of a batch
+      shift before any training; query batches get their centres from the query cells
+      (:meth:`load_query_data`). This assumes batches of broadly similar composition.
     - The fusion joins the modality embeddings side by side (``fusion="concat"``), each
       weighted by how well it fits the clusters of the joint embedding (refreshed during the
       warm-up), so a noisy modality (600 sparse peaks) cannot drown a clean one. The
@@ -111,7 +115,8 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
     adata
         MuData registered with :meth:`setup_mudata`.
     n_latent
-        Dimension of the per-modality and joint embeddings.
+        Dimension of each modality's embedding. The joint embedding has ``n_latent`` per
+        modality with the default ``fusion="concat"`` (``n_latent`` with ``"attention"``).
     n_hidden
         Width of hidden layers.
     n_layers
@@ -241,6 +246,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
     def _fit_input_transforms(self) -> None:
         """Fix each encoder's input transform from the cells measured in its modality."""
         observed = self._observed()
+        batches = np.asarray(self.adata_manager.get_from_registry(SCVI_KEYS.BATCH_KEY)).ravel()
         for i, m in enumerate(self.module.modalities):
             statistics = fit_input_transform(
                 self.adata_manager.get_from_registry(MODALITY_KEYS[m]),
@@ -248,8 +254,29 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
                 kind=TRANSFORM_KINDS[m],
                 n_components=self.module.n_input_components,
                 seed=scvi.settings.seed or 0,
+                batches=batches,
+                n_batch=self.summary_stats.n_batch,
             )
             self.module.encoders[m].transform.set_statistics(statistics)
+
+    def _prepare_query_model(self, n_reference_batches: int) -> None:
+        """Centre the query's new batches on their own feature means, as the reference's are."""
+        observed = self._observed()
+        batches = np.asarray(self.adata_manager.get_from_registry(SCVI_KEYS.BATCH_KEY)).ravel()
+        for i, m in enumerate(self.module.modalities):
+            transform = self.module.encoders[m].transform
+            if TRANSFORM_KINDS[m] == "tfidf":
+                continue
+            matrix = self.adata_manager.get_from_registry(MODALITY_KEYS[m])
+            shift = transform.batch_shift.clone().cpu()
+            measured = observed[:, i] > 0
+            for b in np.unique(batches[measured]):
+                if b < n_reference_batches:
+                    continue
+                rows = np.flatnonzero((batches == b) & measured)
+                means = batch_feature_means(matrix, rows, TRANSFORM_KINDS[m], transform.target_sum)
+                shift[:, int(b)] = torch.from_numpy(means) - transform.feature_mean.cpu()
+            transform.set_statistics({"batch_shift": shift})
 
     def _observed(self) -> np.ndarray:
         table = self.adata_manager.get_from_registry(REGISTRY_KEYS.OBSERVED_KEY)

@@ -63,13 +63,15 @@ class ContrastiveFusionModule(BaseModuleClass):
         Number of features of each modality present, keyed by ``"rna"``, ``"protein"``,
         ``"atac"`` (at least two).
     n_batch
-        Number of batches; batch is injected into the decoders.
+        Number of batches; batch is injected into the decoders, and each batch's RNA and
+        protein inputs are centred on its own feature means before the encoders' projection.
     n_cats_per_cov
         Category counts of extra categorical covariates (decoders).
     n_continuous_cov
         Number of continuous covariates (decoders).
     n_latent
-        Dimension of the per-modality and joint embeddings.
+        Dimension of each modality's embedding. The joint embedding has ``n_latent`` per
+        modality with the default ``fusion="concat"`` (``n_latent`` with ``"attention"``).
     n_hidden
         Width of hidden layers.
     n_layers
@@ -182,6 +184,7 @@ class ContrastiveFusionModule(BaseModuleClass):
                         n,
                         n_transform_components(n, TRANSFORM_KINDS[m], n_input_components),
                         TRANSFORM_KINDS[m],
+                        n_batch=n_batch,
                     ),
                     n_latent,
                     n_hidden=n_hidden,
@@ -198,6 +201,8 @@ class ContrastiveFusionModule(BaseModuleClass):
         else:
             self.fusion = AttentionFusion(n_latent, len(self.modalities))
             n_joint = n_latent
+        #: Dimension of the joint embedding (``n_latent`` per modality with ``"concat"``).
+        self.n_joint = n_joint
         self.projection = nn.Linear(n_latent, n_contrastive)
         self.decoders = nn.ModuleDict(
             {
@@ -226,6 +231,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         return {
             "counts": {m: tensors[MODALITY_KEYS[m]] for m in self.modalities},
             "observed": tensors[REGISTRY_KEYS.OBSERVED_KEY],
+            "batch_index": tensors[SCVI_KEYS.BATCH_KEY],
         }
 
     def _get_generative_input(
@@ -243,8 +249,16 @@ class ContrastiveFusionModule(BaseModuleClass):
         }
 
     @auto_move_data
-    def inference(self, counts: dict[str, torch.Tensor], observed: torch.Tensor) -> dict:
+    def inference(
+        self,
+        counts: dict[str, torch.Tensor],
+        observed: torch.Tensor,
+        batch_index: torch.Tensor | None = None,
+    ) -> dict:
         """Embed each modality and fuse the embeddings.
+
+        ``batch_index`` centres each cell's input on its batch's feature means (see
+        :class:`~scvi_contrastive.nn.InputTransform`); without it the global means are used.
 
         Returns a dict with ``z`` (joint embedding), ``z_<modality>`` (per-modality
         embeddings; posterior samples in training mode, posterior means otherwise, when
@@ -254,7 +268,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         outputs = {}
         embeddings = {}
         for m in self.modalities:
-            encoded = self.encoders[m](counts[m])
+            encoded = self.encoders[m](counts[m], batch_index)
             if isinstance(encoded, Normal):
                 outputs[f"qz_{m}"] = encoded
                 encoded = encoded.rsample() if self.training else encoded.loc

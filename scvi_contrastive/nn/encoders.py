@@ -197,9 +197,14 @@ class TransformedEncoder(nn.Module):
         if variational:
             self.log_var = MLP(n_input, n_output, n_hidden, 1, dropout_rate)
 
-    def forward(self, counts: torch.Tensor) -> torch.Tensor | Normal:
-        """Embedding (or posterior ``q(z | counts)``) of a minibatch of raw counts."""
-        components = self.transform(counts)
+    def forward(
+        self, counts: torch.Tensor, batch_index: torch.Tensor | None = None
+    ) -> torch.Tensor | Normal:
+        """Embedding (or posterior ``q(z | counts)``) of a minibatch of raw counts.
+
+        ``batch_index`` selects each cell's centring in the input transform.
+        """
+        components = self.transform(counts, batch_index)
         mean = self.linear(components)
         if self.correction is not None:
             mean = mean + self.correction(components)

@@ -43,6 +43,11 @@ class InputTransform(nn.Module):
         One of :data:`TRANSFORMS`.
     target_sum
         Library size every cell is scaled to before the logarithm.
+    n_batch
+        Number of batches. For ``"log_normalize"`` and ``"clr"`` each batch is centred on its
+        own feature means (``feature_mean + batch_shift[:, batch]``), which removes the
+        batches' average shift per feature before the projection, as a per-batch centring
+        (ComBat's location step) does; it assumes batches of similar cell-type composition.
     """
 
     def __init__(
@@ -51,6 +56,7 @@ class InputTransform(nn.Module):
         n_output: int,
         kind: Literal["log_normalize", "clr", "tfidf"] = "log_normalize",
         target_sum: float = 1e4,
+        n_batch: int = 1,
     ):
         super().__init__()
         if kind not in TRANSFORMS:
@@ -61,11 +67,15 @@ class InputTransform(nn.Module):
         self.register_buffer("feature_weight", torch.ones(n_input))
         self.register_buffer("feature_mean", torch.zeros(n_input))
         self.register_buffer("feature_std", torch.ones(n_input))
+        # Features × batches, so that scvi's query surgery appends new batches as columns.
+        self.register_buffer("batch_shift", torch.zeros(n_input, max(n_batch, 1)))
         self.register_buffer("loadings", torch.eye(n_input, n_output))
         self.register_buffer("scale", torch.ones(()))
 
-    def normalize(self, counts: torch.Tensor) -> torch.Tensor:
-        """Normalised, standardised features before the projection."""
+    def normalize(
+        self, counts: torch.Tensor, batch_index: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Normalised, standardised (per batch, when ``batch_index`` is given) features."""
         if self.kind == "clr":
             logged = torch.log1p(counts)
             logged = logged - logged.mean(dim=1, keepdim=True)
@@ -74,19 +84,25 @@ class InputTransform(nn.Module):
             logged = torch.log1p(counts * self.feature_weight / library * self.target_sum)
         if self.kind == "tfidf":
             return logged
-        standardized = (logged - self.feature_mean) / self.feature_std
+        centre = self.feature_mean
+        if batch_index is not None:
+            centre = centre + self.batch_shift[:, batch_index.reshape(-1).long()].T
+        standardized = (logged - centre) / self.feature_std
         return standardized.clamp(-10.0, 10.0)
 
-    def forward(self, counts: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, counts: torch.Tensor, batch_index: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Projected components of a minibatch of raw counts, ``(n_cells, n_output)``."""
-        return self.normalize(counts) @ self.loadings / self.scale
+        return self.normalize(counts, batch_index) @ self.loadings / self.scale
 
     @torch.no_grad()
     def set_statistics(self, statistics: dict[str, torch.Tensor]) -> None:
         """Fix the transform from statistics fitted on the training cells.
 
         ``statistics`` holds ``feature_weight`` (the IDF for ``"tfidf"``, else ones),
-        ``feature_mean``, ``feature_std``, ``loadings`` and ``scale``, as returned by
+        ``feature_mean``, ``feature_std``, ``batch_shift``, ``loadings`` and ``scale`` (any
+        subset), as returned by
         :func:`scvi_contrastive.data.fit_input_transform`.
         """
         for name, value in statistics.items():

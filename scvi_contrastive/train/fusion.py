@@ -23,11 +23,12 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
 
     For the first ``n_epochs_pretrain`` epochs the module learns from reconstruction and
     contrastive losses. At the start of the next epoch the training cells are embedded, the DEC
-    centres are initialised from them (by Leiden or k-means),
-    and from then on the DEC loss joins the objective. Every rank of a distributed run embeds
-    all training cells (not only its shard) with the same seed, and rank 0's centres are
-    broadcast so that all ranks start the clustering phase from the same ones. If training stops
-    before the clustering phase, the centres are initialised at the end so that cluster
+    centres are initialised from them (by Leiden or k-means), and from then on the DEC loss
+    joins the objective. With the weighted concatenation fusion, the modality weights are
+    re-estimated from the embedded cells during the warm-up. Every rank of a distributed run
+    embeds all training cells (not only its shard) with the same seed, and rank 0's centres are
+    broadcast so that all ranks start the clustering phase from the same ones. If training
+    stops before the clustering phase, the centres are initialised at the end so that cluster
     assignments are always available.
 
     Parameters
@@ -49,6 +50,11 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
     clustering_loss_weights
         Loss weights switched on with the clustering phase, e.g. scMDCF's
         ``{"reconstruction_weights": {"rna": 0.1, "protein": 10}, "contrastive_weight": 5}``.
+    n_weight_refreshes
+        How often during the warm-up the modality weights of a
+        :class:`~scvi_contrastive.nn.fusion.WeightedConcatFusion` are re-estimated (Leiden on
+        the joint embedding, then :func:`~scvi_contrastive.nn.fusion.cluster_fit_weights`);
+        they are estimated once more, and then kept, when the clustering phase begins.
     **kwargs
         Passed to :class:`~scvi.train.TrainingPlan` (``lr``, ``weight_decay``, ...).
     """

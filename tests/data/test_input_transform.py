@@ -5,7 +5,7 @@ import torch
 from anndata import AnnData
 from scipy import sparse
 
-from scvi_contrastive.data.input_transform import fit_input_transform
+from scvi_contrastive.data.input_transform import batch_feature_means, fit_input_transform
 from scvi_contrastive.nn.input_transform import InputTransform, n_transform_components
 
 
@@ -70,3 +70,38 @@ def test_statistics_of_the_wrong_shape_are_refused():
     transform = InputTransform(10, 4)
     with pytest.raises(ValueError, match="loadings"):
         transform.set_statistics({"loadings": np.zeros((10, 5))})
+
+
+def test_each_batch_is_centred_on_its_own_feature_means():
+    rng = np.random.default_rng(0)
+    counts = _counts(n_cells=400)
+    batches = np.repeat([0, 1], 200)
+    # Batch 1: every cell's counts scaled per gene, a batch effect on the log scale.
+    counts[batches == 1] = rng.poisson(counts[batches == 1] * rng.uniform(0.3, 3.0, 80))
+    statistics = fit_input_transform(
+        counts, kind="log_normalize", n_components=5, batches=batches, n_batch=2
+    )
+    assert statistics["batch_shift"].shape == (80, 2)
+    transform = InputTransform(80, 5, "log_normalize", n_batch=2)
+    transform.set_statistics(statistics)
+    index = torch.from_numpy(batches)
+    centred = transform(torch.from_numpy(counts), index).numpy()
+    plain = transform(torch.from_numpy(counts)).numpy()
+
+    def gap(components):
+        return np.linalg.norm(components[batches == 0].mean(0) - components[batches == 1].mean(0))
+
+    assert gap(centred) < 0.05 * gap(plain)
+    one = fit_input_transform(counts, kind="log_normalize", n_components=5)
+    np.testing.assert_array_equal(one["batch_shift"], np.zeros((80, 1), dtype=np.float32))
+
+
+def test_batch_feature_means_match_the_fitted_centres():
+    counts = _counts()
+    batches = np.repeat([0, 1, 2], 100)
+    statistics = fit_input_transform(counts, n_components=5, batches=batches, n_batch=3)
+    rows = np.flatnonzero(batches == 2)
+    means = batch_feature_means(counts, rows, "log_normalize")
+    np.testing.assert_allclose(
+        means - statistics["feature_mean"], statistics["batch_shift"][:, 2], atol=1e-5
+    )

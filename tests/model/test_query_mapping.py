@@ -69,10 +69,19 @@ def test_scmdcf_query_mapping_trains_only_the_new_batch(scmdcf_reference):
     }
     for key in changed:
         moved = (query_model.module.state_dict()[key] != before[key]).any(dim=0)
-        # Columns: 6 latent dimensions, batch_0, batch_1, batch_2 (new), donor a, donor b.
-        np.testing.assert_array_equal(moved.nonzero().ravel().numpy(), [8])
+        # Columns: the joint embedding (6 per modality), batch_0, batch_1, batch_2 (new),
+        # donor a, donor b.
+        new_batch = query_model.module.n_joint + 2
+        np.testing.assert_array_equal(moved.nonzero().ravel().numpy(), [new_batch])
 
-    # The encoders never see the batch: the query embedding is the reference encoders'.
+    # The new batch is centred on its own feature means (from the query cells); the reference
+    # batches keep theirs.
+    for m in ("rna", "protein"):
+        shift = query_model.module.encoders[m].transform.batch_shift
+        reference_shift = model.module.encoders[m].transform.batch_shift
+        torch.testing.assert_close(shift[:, :2], reference_shift, rtol=0, atol=0)
+        assert shift[:, 2].abs().sum() > 0
+    # Query training moves no encoder weight: the query embedding is the reference encoders'.
     np.testing.assert_array_equal(query_model.get_latent_representation(), latent_before)
     # Reference cells are embedded and decoded exactly as by the reference model, which
     # needs the donor columns put back after scvi's surgery.

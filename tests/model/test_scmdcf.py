@@ -49,11 +49,12 @@ def test_modality_combinations(mods):
     model = SCMDCF(mdata, n_latent=6, n_clusters=3)
     model.train(max_epochs=3, **TRAIN)
     latent = model.get_latent_representation()
-    assert latent.shape == (mdata.n_obs, 6)
+    # The default fusion puts the modality embeddings side by side.
+    assert latent.shape == (mdata.n_obs, 6 * len(mods)) == (mdata.n_obs, model.module.n_joint)
     assert np.isfinite(latent).all()
     for mod in model.module.modalities:
         per_mod = model.get_latent_representation(modality=mod)
-        assert per_mod.shape == latent.shape and np.isfinite(per_mod).all()
+        assert per_mod.shape == (mdata.n_obs, 6) and np.isfinite(per_mod).all()
         values = model.get_normalized_expression(modality=mod)
         assert values.shape[0] == mdata.n_obs and np.isfinite(values.to_numpy()).all()
     clusters = model.get_cluster_assignments()
@@ -124,7 +125,7 @@ def test_cells_measured_in_some_modalities():
     model = SCMDCF(mdata, n_latent=6, n_clusters=3)
     model.train(max_epochs=3, **TRAIN)
     latent = model.get_latent_representation()
-    assert np.isfinite(latent).all() and latent.shape == (full.n_obs, 6)
+    assert np.isfinite(latent).all() and latent.shape == (full.n_obs, 12)
     protein_latent = model.get_latent_representation(modality="protein")
     measured = mdata.obs_names.isin(prot.obs_names)
     assert np.isfinite(protein_latent[measured]).all()
