@@ -104,6 +104,9 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
     - The contrastive loss moves the more reliable modality less (``asymmetric_alignment``) and
       draws its negatives within each batch (``contrastive_within_batch``), so it neither
       pulls a clean view towards a noisy one nor learns the batch effect.
+    - The DEC head learns its centres on the joint embedding without moving it
+      (``clustering_shapes_embedding=False``), so its clusters are the model's own output
+      while the embedding stays good for any number of clusters.
     - The number of epochs scales with the number of cells (:func:`default_max_epochs`).
 
     Cells measured in only some modalities (a MuData whose modalities hold different subsets
