@@ -444,7 +444,12 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         indices: Sequence[int] | None = None,
         batch_size: int | None = None,
     ) -> pd.DataFrame:
-        """Attention weight of each modality in each cell's joint embedding."""
+        """Weight of each modality in each cell's joint embedding (rows sum to one).
+
+        With the default ``fusion="concat"`` these are the modality weights fitted during
+        training, restricted to the modalities the cell was measured in; with
+        ``fusion="attention"``, the cell's attention weights.
+        """
         adata = self._validate_anndata(adata)
         indices = check_indices(indices, adata.n_obs)
         weights = self._inference_outputs(adata, indices, batch_size, ["fusion_weights"])
