@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_EPOCHS = 200
 #: Cell passes of the default training: epochs = this / cells, within [MIN_EPOCHS, 200].
 DEFAULT_CELL_PASSES = 400_000
+#: Fewest epochs of a default training (from 100,000 cells on).
 MIN_EPOCHS = 4
 #: Fewest cells SCMDCF trains on (see ``train``).
 MIN_TRAINING_CELLS = 3
@@ -68,10 +69,10 @@ _MODALITY_ARGS = [
 def default_max_epochs(n_cells: int) -> int:
     """Epochs of a default training on ``n_cells`` cells.
 
-    A fixed budget of cell passes (:data:`DEFAULT_CELL_PASSES`), so the number of gradient
-    steps, and the training time, grow with the data only once the data is large: small sets
-    get up to :data:`DEFAULT_MAX_EPOCHS` epochs (a few hundred cells need them to converge),
-    large ones at least :data:`MIN_EPOCHS`.
+    A fixed budget of cell passes (:data:`DEFAULT_CELL_PASSES`): small sets get up to
+    :data:`DEFAULT_MAX_EPOCHS` epochs (a few hundred cells need them to converge); from 2,000
+    cells on the number of gradient steps, and so the training time, stays the same, until
+    the floor of :data:`MIN_EPOCHS` epochs makes it grow again from 100,000 cells on.
     """
     epochs = round(DEFAULT_CELL_PASSES / max(n_cells, 1))
     return int(np.clip(epochs, MIN_EPOCHS, DEFAULT_MAX_EPOCHS))
