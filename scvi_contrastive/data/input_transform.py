@@ -9,6 +9,7 @@ from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 
 from ..nn.input_transform import n_transform_components
+from .normalization import log_normalize
 
 #: Cells the statistics and the projection are fitted on at most (a random subset beyond),
 #: so that setup time and memory stay bounded whatever the number of cells.
@@ -36,12 +37,8 @@ def normalized_features(
     if kind == "clr":
         logged = np.log1p(counts.toarray())
         return logged - logged.mean(axis=1, keepdims=True)
-    library = np.maximum(np.asarray(counts.sum(axis=1), dtype=np.float64).ravel(), 1.0)
-    scaled = sparse.csr_matrix(
-        sparse.diags(target_sum / library) @ counts @ sparse.diags(feature_weight)
-    )
-    scaled.data = np.log1p(scaled.data)
-    return scaled if kind == "tfidf" else scaled.toarray()
+    logged = log_normalize(counts, target_sum, feature_weight=feature_weight)
+    return logged if kind == "tfidf" else logged.toarray()
 
 
 def fit_input_transform(

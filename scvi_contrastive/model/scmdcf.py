@@ -388,19 +388,15 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         number_continued_epochs(self, before)
         return result
 
-    @torch.inference_mode()
     def _inference_outputs(
         self, adata: MuData | None, indices: Sequence[int] | None, batch_size: int | None, keys
     ) -> dict[str, np.ndarray]:
         adata = self._validate_anndata(adata)
         indices = check_indices(indices, adata.n_obs)
         loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
-        collected = {key: [] for key in keys}
-        for tensors in loader:
-            outputs = self.module.inference(**self.module._get_inference_input(tensors))
-            for key in keys:
-                collected[key].append(outputs[key].cpu())
-        return {key: torch.cat(values).numpy() for key, values in collected.items()}
+        return {
+            key: value.numpy() for key, value in self.module.inference_over(loader, keys).items()
+        }
 
     def get_latent_representation(
         self,

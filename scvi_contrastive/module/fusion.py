@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from itertools import combinations
 from typing import Literal
 
@@ -285,6 +286,20 @@ class ContrastiveFusionModule(BaseModuleClass):
             library={m: counts[m].sum(dim=1, keepdim=True).clamp_min(1.0).log() for m in counts},
         )
         return outputs
+
+    @torch.inference_mode()
+    def inference_over(self, loader: Iterable[dict], keys: Sequence[str]) -> dict:
+        """Run :meth:`inference` over every minibatch of ``loader``.
+
+        Returns the outputs named by ``keys``, each concatenated over the minibatches on the
+        CPU, in the loader's order.
+        """
+        collected = {key: [] for key in keys}
+        for tensors in loader:
+            outputs = self.inference(**self._get_inference_input(tensors))
+            for key in keys:
+                collected[key].append(outputs[key].cpu())
+        return {key: torch.cat(values) for key, values in collected.items()}
 
     @auto_move_data
     def generative(

@@ -105,7 +105,6 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
         if not self.module.dec.initialized:
             self._initialize_clusters()
 
-    @torch.inference_mode()
     def _embed_training_cells(self) -> dict[str, torch.Tensor]:
         datamodule = self.trainer.datamodule
         loader = AnnDataLoader(
@@ -117,13 +116,9 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
         was_training = self.module.training
         self.module.eval()
         keys = ["observed", *(f"z_{m}" for m in self.module.modalities)]
-        collected = {key: [] for key in keys}
-        for tensors in loader:
-            outputs = self.module.inference(**self.module._get_inference_input(tensors))
-            for key in keys:
-                collected[key].append(outputs[key].cpu())
+        outputs = self.module.inference_over(loader, keys)
         self.module.train(was_training)
-        return {key: torch.cat(values) for key, values in collected.items()}
+        return outputs
 
     @torch.inference_mode()
     def _joint(self, outputs: dict[str, torch.Tensor]) -> np.ndarray:
