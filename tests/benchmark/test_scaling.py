@@ -14,23 +14,27 @@ from scvi_contrastive.benchmark.scaling import (
 )
 
 
-def _timer(epoch_starts, step_ends):
+def _timer(epoch_starts, first_step_starts, step_ends):
     timer = StepTimer()
-    timer.epoch_starts, timer.step_ends = epoch_starts, step_ends
+    timer.epoch_starts, timer.first_step_starts = epoch_starts, first_step_starts
+    timer.step_ends = step_ends
     return timer
 
 
-def test_step_timer_measures_a_full_epoch_and_extrapolates_a_partial_one():
-    # 30 steps of 0.1 s after a slow first step, starting at t=0; the second epoch starts at
-    # t=10 and its first step ends 2.1 s later (2 s of epoch-start work + one step).
-    first = [1.0 + 0.1 * i for i in range(30)]
-    timer = _timer([0.0, 10.0], [first, [12.1, 12.2]])
+def test_step_timer_keeps_epoch_start_work_out_of_the_epoch_and_extrapolates_a_partial_one():
+    # The first epoch starts at t=0 and its first step at t=3 (3 s of epoch-start work), after
+    # which 30 steps of 0.1 s follow a slow first one; the second epoch starts at t=10 and its
+    # first step at t=12 (2 s of epoch-start work).
+    first = [4.0 + 0.1 * i for i in range(30)]
+    timer = _timer([0.0, 10.0], [3.0, 12.0], [first, [12.1, 12.2]])
     full = timer.first_epoch_costs(steps_per_epoch=30)
-    assert full["epoch_s"] == pytest.approx(first[-1]) and full["how"].startswith("measured")
+    assert full["epoch_s"] == pytest.approx(first[-1] - 3.0) and full["how"].startswith("measured")
     assert full["step_ms"] == pytest.approx(100.0)
+    assert full["start_work_s"] == pytest.approx(3.0)
     partial = timer.first_epoch_costs(steps_per_epoch=300)
     assert partial["epoch_s"] == pytest.approx(30.0) and partial["how"].startswith("extrap")
     assert timer.boundary_s() == pytest.approx(2.0)
+    assert math.isnan(_timer([0.0], [3.0], [first]).boundary_s())
 
 
 def test_missing_epochs_are_estimated_from_the_largest_finished_size():
@@ -56,7 +60,8 @@ def test_quick_run_measures_both_models_in_subprocesses(tmp_path):
         assert row["device"].startswith(("cpu", "cuda")), row
         # The quick epochs are short enough to be measured whole.
         assert row["how"].startswith("measured") and row["steps_timed"] == row["steps_per_epoch"]
-        assert row["epoch_s"] > 0 and row["step_ms"] > 0 and math.isfinite(row["boundary_s"])
+        assert row["epoch_s"] > 0 and row["step_ms"] > 0
+        assert row["start_work_s"] >= 0 and row["boundary_s"] >= 0
         assert row["peak_rss_mb"] >= row["data_rss_mb"] > 0 and row["baseline_rss_mb"] > 0
     small, large = QUICK_SIZES
     for model in MODELS:
