@@ -1,6 +1,7 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import scvi
 import torch
@@ -34,3 +35,18 @@ def case(request):
 def trained(case):
     """A trained model of the case's class, shared by the tests of a module (per worker)."""
     return case.fit(case.model(batch_key="batch"))
+
+
+@pytest.fixture
+def program_data():
+    """Builder of ``(log counts, embedding, labels)`` for cells of four expression programs."""
+
+    def build(n_cells: int, n_features: int = 30, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        labels = rng.choice(4, n_cells, p=[0.1, 0.5, 0.15, 0.25])
+        programs = rng.gamma(1.0, 1.0, size=(4, n_features))
+        normalized = np.log1p(rng.poisson(programs[labels] * 3)).astype(np.float32)
+        embedding = programs[labels] + 0.05 * rng.normal(size=(n_cells, n_features))
+        return normalized, embedding, labels
+
+    return build

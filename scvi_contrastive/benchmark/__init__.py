@@ -4,7 +4,7 @@ Run ``python -m scvi_contrastive.benchmark --help``. The metrics in :mod:`.metri
 functions of numpy arrays, used by the tests and tutorials of the whole package.
 """
 
-from ..nn.clustering import leiden_clusters
+from ..tools.clustering import leiden_clusters
 from .datasets import DATASETS, BenchmarkDataset, load_dataset
 from .metrics import (
     cell_type_preservation,

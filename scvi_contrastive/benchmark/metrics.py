@@ -24,7 +24,7 @@ from sklearn.metrics import (
 )
 from sklearn.neighbors import KNeighborsClassifier
 
-from ..nn.clustering import DEFAULT_RESOLUTIONS, leiden_nearest_k
+from ..tools.clustering import DEFAULT_RESOLUTIONS, leiden_nearest_k
 from ..train.threads import preserve_torch_threads
 
 logger = logging.getLogger(__name__)

@@ -43,14 +43,10 @@ from scvi_contrastive.dataloaders import UnpairedDataSplitter
 from scvi_contrastive.model.query import BilateralQueryMixin
 from scvi_contrastive.model.saving import SafeSaveLoadMixin
 from scvi_contrastive.module.bilateral import BilateralAlignmentModule
-from scvi_contrastive.nn.feature_embedding import metacell_sketch
-from scvi_contrastive.nn.mnn import (
-    column_moments,
-    find_mnn_pairs,
-    joint_pca,
-    shared_neighbor_scores,
-    structural_embedding,
-)
+from scvi_contrastive.tools.anchors import find_mnn_pairs, shared_neighbor_scores
+from scvi_contrastive.tools.joint_pca import column_moments, joint_pca
+from scvi_contrastive.tools.metacells import metacell_sketch
+from scvi_contrastive.tools.optimal_transport import structural_embedding
 from scvi_contrastive.train.bilateral import MNNRefresh
 from scvi_contrastive.train.callbacks import with_default_callbacks
 from scvi_contrastive.train.plan import SyncedTrainingPlan
@@ -106,7 +102,7 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
     anchor_keep
         Share of the mutual nearest neighbour pairs kept as positives, those whose two cells
         share the most neighbours (Seurat's anchor score,
-        :func:`~scvi_contrastive.nn.mnn.shared_neighbor_scores`); 1 (default) keeps all. On
+        :func:`~scvi_contrastive.tools.anchors.shared_neighbor_scores`); 1 (default) keeps all. On
         SNARE-seq cortex (2,500 cells) keeping half raised the share of pairs of one cell type
         from 0.53 to 0.63 (README, *Unpaired at realistic size*).
     **module_kwargs
@@ -252,7 +248,8 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
             error if there are none). ``"separate"``: each modality keeps all its features;
             features with the same name (if any) are paired by the feature-level loss; with no
             shared names that loss is off and the first cell pairs come from matching the
-            shape of the two data sets (see :func:`~scvi_contrastive.nn.mnn.structural_embedding`).
+            shape of the two data sets (see
+            :func:`~scvi_contrastive.tools.optimal_transport.structural_embedding`).
         %(param_modalities)s
             Keys: ``"rna_layer"`` and one of ``"atac_layer"``, ``"protein_layer"``; values:
             modality names in ``mdata.mod``. Default:
@@ -831,7 +828,7 @@ def _mnn_rows(embeddings: dict, rows: dict, k: int, keep: float = 1.0) -> np.nda
     """MNN pairs of two modalities' embeddings, as a ``2 x n_pairs`` array of data rows.
 
     Only the share ``keep`` of pairs whose cells share the most neighbours is returned
-    (:func:`~scvi_contrastive.nn.mnn.shared_neighbor_scores`).
+    (:func:`~scvi_contrastive.tools.anchors.shared_neighbor_scores`).
     """
     (first, z_a), (second, z_b) = embeddings.items()
     idx_a, idx_b = find_mnn_pairs(z_a, z_b, k=k)

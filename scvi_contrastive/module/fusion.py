@@ -20,8 +20,8 @@ from torch import nn
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from .._constants import MODALITIES, REGISTRY_KEYS
-from ..nn.clustering import DECHead, clustering_loss, target_distribution
 from ..nn.contrastive import info_nce_loss, mutual_information_loss, scale_gradient
+from ..nn.dec import DECHead, clustering_loss, target_distribution
 from ..nn.decoders import MultiHeadDecoder
 from ..nn.encoders import TransformedEncoder
 from ..nn.fusion import AttentionFusion, WeightedConcatFusion

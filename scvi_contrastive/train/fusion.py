@@ -10,8 +10,8 @@ import torch
 from scvi.dataloaders import AnnDataLoader
 
 from ..module.fusion import ContrastiveFusionModule
-from ..nn.clustering import initial_centers, leiden_clusters
 from ..nn.fusion import WeightedConcatFusion, cluster_fit_weights
+from ..tools.clustering import initial_centers, leiden_clusters
 from .plan import SyncedTrainingPlan
 from .threads import preserve_torch_threads
 
@@ -41,7 +41,7 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
         Number of clusters, or ``None`` to take it from Leiden on the embedding.
     cluster_init
         How the centres are initialised, see
-        :func:`~scvi_contrastive.nn.clustering.initial_centers`.
+        :func:`~scvi_contrastive.tools.clustering.initial_centers`.
     cluster_resolution
         Leiden resolution used when ``n_clusters`` is ``None``; ``None`` picks the resolution
         whose clusters have the highest silhouette.

@@ -11,7 +11,7 @@ from scvi_contrastive.benchmark.metrics import (
     omics_mixing,
     scib_table,
 )
-from scvi_contrastive.nn.clustering import leiden_clusters
+from scvi_contrastive.tools.clustering import leiden_clusters
 
 SCORE_KEYS = {
     "leiden_ari",

@@ -8,7 +8,7 @@ from scvi_contrastive.benchmark.metrics import cluster_scores
 from scvi_contrastive.benchmark.preprocess import rna_pca
 from scvi_contrastive.data import marker_labels, read_cite_seq, read_dataset, read_pbmc_multiome
 from scvi_contrastive.model import SCMDCF
-from scvi_contrastive.nn.clustering import leiden_nearest_k
+from scvi_contrastive.tools.clustering import leiden_nearest_k
 
 MODS = {"rna": "rna_layer", "protein_expression": "protein_layer", "accessibility": "atac_layer"}
 TRAIN = {"enable_progress_bar": False, "batch_size": 64}

@@ -25,7 +25,7 @@ from scvi_contrastive.benchmark.datasets import BenchmarkDataset
 from scvi_contrastive.benchmark.peers._base import RunSettings, require
 from scvi_contrastive.benchmark.preprocess import log_normalized, rna_pca
 from scvi_contrastive.benchmark.result import MethodResult, measure_training, torch_device_name
-from scvi_contrastive.nn.clustering import leiden_clusters
+from scvi_contrastive.tools.clustering import leiden_clusters
 
 logger = logging.getLogger(__name__)
 

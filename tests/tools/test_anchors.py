@@ -1,16 +1,11 @@
 import numpy as np
 import pytest
-from scipy import sparse
 
-from scvi_contrastive.nn import mnn
-from scvi_contrastive.nn.mnn import (
+from scvi_contrastive.tools import anchors
+from scvi_contrastive.tools.anchors import (
     find_mnn_pairs,
-    gromov_wasserstein,
-    joint_pca,
     nearest_neighbors,
     shared_neighbor_scores,
-    sinkhorn,
-    structural_embedding,
 )
 
 
@@ -75,54 +70,7 @@ def test_approximate_search_matches_exact(monkeypatch):
     rng = np.random.default_rng(3)
     x, _ = _clusters(rng, [100, 100, 100], 8)
     exact = nearest_neighbors(x[:150], x[150:], 5)
-    monkeypatch.setattr(mnn, "EXACT_SEARCH_MAX_CELLS", 0)
+    monkeypatch.setattr(anchors, "EXACT_SEARCH_MAX_CELLS", 0)
     approximate = nearest_neighbors(x[:150], x[150:], 5)
     overlap = np.mean([len(set(e) & set(a)) / 5 for e, a in zip(exact, approximate, strict=True)])
     assert overlap > 0.9
-
-
-def test_joint_pca_removes_per_modality_offsets_and_accepts_sparse():
-    rng = np.random.default_rng(4)
-    x = np.abs(rng.normal(size=(60, 12)))
-    shifted = 2.0 * x + 5.0  # another modality: same cells, other scale and offset
-    z_a, z_b = joint_pca([x, shifted], n_components=4)
-    np.testing.assert_allclose(z_a, z_b, atol=1e-8)
-    (z_sparse,) = joint_pca([sparse.csr_matrix(x)], n_components=4)
-    (z_dense,) = joint_pca([x], n_components=4)
-    np.testing.assert_allclose(z_sparse, z_dense, atol=1e-8)
-    assert z_a.shape == (60, 4)
-
-
-def test_sinkhorn_plan_has_the_marginals():
-    rng = np.random.default_rng(5)
-    w_a, w_b = rng.dirichlet(np.ones(6)), rng.dirichlet(np.ones(4))
-    plan = sinkhorn(w_a, w_b, rng.random((6, 4)), epsilon=0.05, n_iter=500)
-    np.testing.assert_allclose(plan.sum(axis=1), w_a, atol=1e-6)
-    np.testing.assert_allclose(plan.sum(axis=0), w_b, atol=1e-6)
-
-
-def test_gromov_wasserstein_matches_isometric_spaces():
-    rng = np.random.default_rng(6)
-    points = rng.normal(size=(8, 2)) * np.arange(1, 9)[:, None]  # no symmetry to confuse it
-    distances = np.linalg.norm(points[:, None] - points[None], axis=-1)
-    distances /= distances.max()
-    order = rng.permutation(8)
-    weights = np.full(8, 1 / 8)
-    plan = gromov_wasserstein(distances, distances[order][:, order], weights, weights)
-    assert np.mean(order[plan.argmax(axis=1)] == np.arange(8)) >= 0.75
-
-
-def test_structural_embedding_aligns_sets_without_shared_features():
-    rng = np.random.default_rng(7)
-    centers = rng.normal(size=(3, 20)) * 3
-    labels_a = np.repeat(np.arange(3), [150, 60, 30])
-    labels_b = np.repeat(np.arange(3), [75, 30, 15])
-    x_a = centers[labels_a] + 0.2 * rng.normal(size=(len(labels_a), 20))
-    # The same cell states seen through other features: no feature is shared.
-    x_b = (centers[labels_b] + 0.2 * rng.normal(size=(len(labels_b), 20))) @ rng.normal(
-        size=(20, 8)
-    )
-    z_a, z_b = structural_embedding(x_a, x_b, n_components=5, n_metacells=12)
-    assert z_a.shape == (240, 5) and z_b.shape == (120, 5)
-    nearest = nearest_neighbors(z_b, z_a, 1, metric="euclidean")[:, 0]
-    assert np.mean(labels_a[nearest] == labels_b) > 0.9

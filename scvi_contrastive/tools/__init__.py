@@ -1,0 +1,1 @@
+"""Numerical tools on arrays (no torch): clustering, anchors, joint PCA, transport, sketches."""
