@@ -9,6 +9,9 @@ class _REGISTRY_KEYS_NT(NamedTuple):
     ATAC_KEY: str = "atac"
     OBSERVED_KEY: str = "observed_modalities"
     MODALITY_KEY: str = "modality"
+    #: BICLUM's per-cell flag (``(n, 1)``, 1 = member of a cross-modal positive pair) in each
+    #: modality's minibatch; flagged rows of the two modalities pair up in order.
+    PAIR_KEY: str = "mnn_pair"
 
 
 class _MODALITIES_NT(NamedTuple):

@@ -14,13 +14,10 @@ from scvi.distributions import NegativeBinomial
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
+from scvi_contrastive._constants import REGISTRY_KEYS as PACKAGE_KEYS
 from scvi_contrastive.nn.contrastive import info_nce_loss
 from scvi_contrastive.nn.encoders import CountEncoder
 from scvi_contrastive.nn.feature_embedding import FeatureEncoder
-
-#: Key of the per-cell flag (``(n, 1)``, 1 = member of a cross-modal positive pair) in each
-#: modality's minibatch. Flagged rows of the two modalities pair up in order.
-PAIR_KEY = "mnn_pair"
 
 #: Minibatches with fewer positive pairs than this skip the cell-level loss (NT-Xent needs
 #: negatives).
@@ -206,8 +203,8 @@ class BilateralAlignmentModule(BaseModuleClass):
     def cell_contrastive_loss(self, tensors: dict, z: dict) -> torch.Tensor:
         """NT-Xent over the cross-modal positive pairs flagged in the minibatch."""
         first, second = self.modality_names
-        mask_a = tensors[first][PAIR_KEY].view(-1) > 0
-        mask_b = tensors[second][PAIR_KEY].view(-1) > 0
+        mask_a = tensors[first][PACKAGE_KEYS.PAIR_KEY].view(-1) > 0
+        mask_b = tensors[second][PACKAGE_KEYS.PAIR_KEY].view(-1) > 0
         if int(mask_a.sum()) < MIN_PAIRS or int(mask_a.sum()) != int(mask_b.sum()):
             return z[first].sum() * 0.0
         return info_nce_loss(z[first][mask_a], z[second][mask_b], self.cell_temperature)

@@ -6,9 +6,9 @@ import pytest
 import scvi
 from scipy import sparse
 
+from scvi_contrastive._constants import REGISTRY_KEYS as PACKAGE_KEYS
 from scvi_contrastive.dataloaders import UnpairedDataLoader
 from scvi_contrastive.model.biclum import BICLUM
-from scvi_contrastive.module.bilateral import PAIR_KEY
 
 SMALL = {"n_latent": 8, "n_hidden": 32, "n_metacells": 16, "mnn_k": 10}
 QUIET = {"accelerator": "cpu", "enable_progress_bar": False}
@@ -129,7 +129,10 @@ def test_minibatches_hold_both_modalities_with_pairs_first(trained):
     assert set(batch) == {"rna", "atac"}
     for name in ("rna", "atac"):
         assert batch[name]["X"].shape == (16, 40)
-        assert batch[name][PAIR_KEY][:8].sum() == 8 and batch[name][PAIR_KEY][8:].sum() == 0
+        assert (
+            batch[name][PACKAGE_KEYS.PAIR_KEY][:8].sum() == 8
+            and batch[name][PACKAGE_KEYS.PAIR_KEY][8:].sum() == 0
+        )
     # The flagged rows are positive pairs: check them through their counts.
     aligned = {
         name: trained.adata.obsm[f"_scvi_contrastive_{name}"].toarray() for name in ("rna", "atac")
