@@ -572,24 +572,26 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
     def get_latent_representation(
         self,
         adata: AnnData | MuData | None = None,
+        modality: str = "joint",
         indices: Sequence[int] | None = None,
         batch_size: int | None = None,
-        modality: str | None = None,
     ) -> np.ndarray:
         """Joint latent embedding of the cells of both modalities.
+
+        The arguments are MULTIVI's (and SCMDCF's), in its order.
 
         Parameters
         ----------
         adata
             Registered (or compatible) data; default the model's.
+        modality
+            ``"joint"``: every cell from the modality that holds it (a cell held by both, as in
+            paired data, gets the mean of its two embeddings). A modality name: every cell from
+            that modality's data, NaN rows for cells it does not hold.
         indices
             Rows of ``adata.obs`` to embed (default all), in this order.
         batch_size
             Minibatch size for inference.
-        modality
-            ``None``: every cell from the modality that holds it (a cell held by both, as in
-            paired data, gets the mean of its two embeddings). A modality name: every cell from
-            that modality's data, NaN rows for cells it does not hold.
 
         Returns
         -------
@@ -597,14 +599,14 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         """
         adata = self._validate_anndata(adata)
         names, _ = self._layout()
-        if modality is not None and modality not in names:
-            raise ValueError(f"`modality` must be one of {names} or None, got {modality!r}.")
+        if modality != "joint" and modality not in names:
+            raise ValueError(f"`modality` must be 'joint' or one of {names}, got {modality!r}.")
         indices = check_indices(indices, adata.n_obs)
         indices = np.arange(adata.n_obs) if indices is None else indices
         rows = self._modality_rows(self.get_anndata_manager(adata, required=True))
         total = np.zeros((len(indices), self.module.n_latent))
         count = np.zeros(len(indices))
-        for name in names if modality is None else [modality]:
+        for name in names if modality == "joint" else [modality]:
             held = np.isin(indices, rows[name])
             total[held] += self._embed(adata, name, indices[held], batch_size)
             count[held] += 1

@@ -401,24 +401,26 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
     def get_latent_representation(
         self,
         adata: MuData | None = None,
+        modality: str = "joint",
         indices: Sequence[int] | None = None,
         batch_size: int | None = None,
-        modality: str = "joint",
     ) -> np.ndarray:
         """Embedding of each cell.
+
+        The arguments are MULTIVI's, in its order.
 
         Parameters
         ----------
         adata
             MuData with the registered modalities; the one the model was set up with if
             ``None``.
+        modality
+            ``"joint"`` for the fused embedding, or ``"rna"``, ``"protein"``, ``"atac"`` for
+            one encoder's embedding (``NaN`` rows for cells not measured in that modality).
         indices
             Cells to embed (all if ``None``).
         batch_size
             Minibatch size for inference.
-        modality
-            ``"joint"`` for the fused embedding, or ``"rna"``, ``"protein"``, ``"atac"`` for
-            one encoder's embedding (``NaN`` rows for cells not measured in that modality).
 
         Returns
         -------
@@ -481,7 +483,8 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         """
         if not self.module.dec.initialized:
             raise RuntimeError("Clusters are initialised during `train()`; train the model first.")
-        latent = torch.from_numpy(self.get_latent_representation(adata, indices, batch_size))
+        latent = self.get_latent_representation(adata, indices=indices, batch_size=batch_size)
+        latent = torch.from_numpy(latent)
         q = self.module.soft_clusters(latent.to(self.device)).cpu().numpy()
         return q if soft else q.argmax(axis=1)
 
@@ -552,6 +555,59 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         return pd.DataFrame(
             torch.cat(values).numpy(), index=obs_names, columns=mod_key.column_names
         )
+
+    def get_normalized_accessibility(
+        self,
+        adata: MuData | None = None,
+        indices: Sequence[int] | None = None,
+        region_list: Sequence[str] | None = None,
+        transform_batch: str | None = None,
+        batch_size: int | None = None,
+    ) -> pd.DataFrame:
+        """Decoded accessibility of each region, as MULTIVI's method of the same name.
+
+        With the default Bernoulli likelihood the values are the probabilities that each
+        region is open in each cell at the cell's own sequencing depth; with the Poisson
+        likelihood, expected counts per unit library. Cells without ATAC are imputed from their
+        joint embedding.
+
+        Parameters
+        ----------
+        adata
+            MuData; the one the model was set up with if ``None``.
+        indices
+            Cells (all if ``None``).
+        region_list
+            Regions to return (all if ``None``), in this order.
+        transform_batch
+            Decode every cell as if it came from this batch category.
+        batch_size
+            Minibatch size for inference.
+
+        Returns
+        -------
+        DataFrame of cells × regions.
+        """
+        if MODALITIES.ATAC not in self.module.modalities:
+            raise ValueError(
+                "The model has no ATAC modality; set up `atac_layer` to decode accessibility."
+            )
+        values = self.get_normalized_expression(
+            adata,
+            indices,
+            modality=MODALITIES.ATAC,
+            transform_batch=transform_batch,
+            batch_size=batch_size,
+        )
+        if region_list is None:
+            return values
+        missing = pd.Index(region_list).difference(values.columns)
+        if len(missing):
+            raise ValueError(
+                f"`region_list` holds {len(missing)} regions the model does not know, e.g. "
+                f"{list(missing[:3])}; use names from the ATAC modality's `var_names`."
+            )
+        return values[list(region_list)]
 
     def _batch_code(self, category: str | None) -> int | None:
         if category is None:

@@ -57,6 +57,18 @@ def test_modality_combinations(mods):
         assert per_mod.shape == (mdata.n_obs, 6) and np.isfinite(per_mod).all()
         values = model.get_normalized_expression(modality=mod)
         assert values.shape[0] == mdata.n_obs and np.isfinite(values.to_numpy()).all()
+    if "accessibility" in mods:
+        regions = list(mdata["accessibility"].var_names[[3, 0]])
+        accessibility = model.get_normalized_accessibility(region_list=regions)
+        probabilities = model.get_normalized_expression(modality="atac")
+        assert list(accessibility.columns) == regions
+        np.testing.assert_array_equal(accessibility.to_numpy(), probabilities[regions].to_numpy())
+        assert ((accessibility.to_numpy() >= 0) & (accessibility.to_numpy() <= 1)).all()
+        with pytest.raises(ValueError, match="region_list"):
+            model.get_normalized_accessibility(region_list=["not_a_region"])
+    else:
+        with pytest.raises(ValueError, match="no ATAC modality"):
+            model.get_normalized_accessibility()
     clusters = model.get_cluster_assignments()
     assert clusters.shape == (mdata.n_obs,) and set(clusters) <= {0, 1, 2}
     weights = model.get_fusion_weights()
