@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import itertools
 import json
 import logging
-import math
 import os
 import platform
 import resource
@@ -43,12 +41,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import lightning.pytorch as pl
-import numpy as np
 import pandas as pd
 from mudata import MuData
 
-from .result import _release_freed_memory, _rss_mb, torch_device_name
+from .process_memory import memory_mb, start_peak_window
+from .result import _rss_mb, torch_device_name
+from .scaling_report import estimate_missing_epochs, write_outputs, write_report
+from .step_timer import WARMUP_STEPS, StepTimer
 from .synthetic import N_CELL_TYPES, N_GENES, N_PROTEINS, synthetic_paired, synthetic_unpaired
 
 logger = logging.getLogger(__name__)
@@ -62,74 +61,6 @@ MODELS = ("SCMDCF", "BICLUM")
 #: Most minibatch steps of the first epoch that are run; larger epochs are extrapolated.
 MAX_STEPS = 400
 QUICK_MAX_STEPS = 40
-#: Steps left out of the steady-state step time (first allocations, lazy initialisation).
-WARMUP_STEPS = 10
-#: Steps of the second epoch, run to time the epoch boundary.
-BOUNDARY_STEPS = 2
-
-
-class StepTimer(pl.Callback):
-    """Time every training step and epoch start; stop early in the second epoch.
-
-    Parameters
-    ----------
-    boundary_steps
-        Steps of the second epoch after which training stops.
-    """
-
-    def __init__(self, boundary_steps: int = BOUNDARY_STEPS):
-        super().__init__()
-        self.boundary_steps = boundary_steps
-        self.epoch_starts: list[float] = []
-        self.first_step_starts: list[float] = []
-        self.step_ends: list[list[float]] = []
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Record the epoch's start (before the model's own epoch-start work)."""
-        self.epoch_starts.append(time.perf_counter())
-        self.step_ends.append([])
-
-    def on_train_batch_start(self, trainer: pl.Trainer, *args) -> None:
-        """Record the start of the epoch's first step (after the model's epoch-start work)."""
-        if len(self.first_step_starts) < len(self.epoch_starts):
-            self.first_step_starts.append(time.perf_counter())
-
-    def on_train_batch_end(self, trainer: pl.Trainer, *args) -> None:
-        """Record the step's end; stop once the second epoch has run a few steps."""
-        self.step_ends[-1].append(time.perf_counter())
-        if len(self.step_ends) > 1 and len(self.step_ends[-1]) >= self.boundary_steps:
-            trainer.should_stop = True
-
-    def first_epoch_costs(self, steps_per_epoch: int) -> dict:
-        """Per-step and per-epoch time of the first epoch, and how they were obtained."""
-        ends = np.asarray(self.step_ends[0])
-        warmup = min(WARMUP_STEPS, len(ends) // 2)
-        step_s = (ends[-1] - ends[warmup - 1]) / (len(ends) - warmup)
-        if len(ends) == steps_per_epoch:
-            epoch_s = ends[-1] - self.first_step_starts[0]
-            how = f"measured: a full epoch of {len(ends)} steps"
-        else:
-            epoch_s = step_s * steps_per_epoch
-            how = (
-                f"extrapolated: {steps_per_epoch} steps x the mean step time of steps "
-                f"{warmup + 1}-{len(ends)}"
-            )
-        return {
-            "epoch_s": float(epoch_s),
-            "step_ms": float(step_s * 1e3),
-            "how": how,
-            "start_work_s": self.start_work_s(0),
-        }
-
-    def start_work_s(self, epoch: int) -> float:
-        """Time from an epoch's start to its first step's start (nan if it ran no step)."""
-        if len(self.first_step_starts) <= epoch:
-            return float("nan")
-        return float(self.first_step_starts[epoch] - self.epoch_starts[epoch])
-
-    def boundary_s(self) -> float:
-        """The second epoch's start work: the model's once-per-epoch work between epochs."""
-        return self.start_work_s(1)
 
 
 def _setup_scmdcf(mdata: MuData):
@@ -207,8 +138,8 @@ def measure(
     report(row)
     start = time.perf_counter()
     mdata = _DATA[model_name](n_cells, seed=seed)
-    row.update(data_s=time.perf_counter() - start, data_peak_rss_mb=_memory_mb("VmHWM"))
-    windowed = _start_peak_window()
+    row.update(data_s=time.perf_counter() - start, data_peak_rss_mb=memory_mb("VmHWM"))
+    windowed = start_peak_window()
     row.update(data_rss_mb=_rss_mb(), status="setting up")
     report(row)
     start = time.perf_counter()
@@ -218,7 +149,7 @@ def measure(
     row.update(status="ok", **_train_timed(model, train_kwargs, max_steps, accelerator))
     row.update(
         peak_rss_mb=(
-            _memory_mb("VmHWM")
+            memory_mb("VmHWM")
             if windowed
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         ),
@@ -252,32 +183,6 @@ def _train_timed(model, train_kwargs: dict, max_steps: int, accelerator: str) ->
     }
 
 
-def _memory_mb(field: str, pid: int | str = "self") -> float:
-    """A memory figure of a process from Linux ``/proc`` (``VmHWM``: peak, ``VmRSS``: now)."""
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith(f"{field}:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _start_peak_window() -> bool:
-    """Restart this process's peak-memory count (``VmHWM``); False where Linux does not allow it.
-
-    Called once the data set is built, so that the reported peak is the model's (with the data
-    it holds), not the generator's temporary copies.
-    """
-    _release_freed_memory()
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 def _run_worker(
     model_name: str,
     n_cells: int,
@@ -300,10 +205,10 @@ def _run_worker(
         while process.poll() is None:
             # The worker restarts its peak count after building the data: the last value read
             # is the peak of the phase it is in.
-            peak = _memory_mb("VmHWM", process.pid)
+            peak = memory_mb("VmHWM", process.pid)
             if time.monotonic() - start > timeout_s:
                 stopped = f"stopped after {timeout_s:.0f} s"
-            elif _memory_mb("VmRSS", process.pid) > memory_limit_mb:
+            elif memory_mb("VmRSS", process.pid) > memory_limit_mb:
                 stopped = f"stopped at {memory_limit_mb / 1024:.0f} GiB"
             if stopped:
                 process.kill()
@@ -319,200 +224,6 @@ def _run_worker(
         row["status"] = f"failed (exit {process.returncode}) while {row['status']}; see {log_path}"
     row["wall_s"] = time.monotonic() - start
     return row
-
-
-#: Columns of the table, in order.
-COLUMNS = (
-    "model",
-    "n_cells",
-    "device",
-    "status",
-    "epoch_s",
-    "how",
-    "step_ms",
-    "steps_per_epoch",
-    "steps_timed",
-    "start_work_s",
-    "boundary_s",
-    "setup_s",
-    "data_s",
-    "peak_rss_mb",
-    "data_rss_mb",
-    "data_peak_rss_mb",
-    "baseline_rss_mb",
-    "gpu_peak_mb",
-    "wall_s",
-)
-
-
-#: Columns holding text; the others are numbers.
-_TEXT_COLUMNS = ("model", "device", "status", "how")
-
-
-def _estimate_missing_epochs(rows: list[dict]) -> None:
-    """Fill the epoch time of runs stopped before training from the largest finished size.
-
-    A minibatch step costs the same at any number of cells, so an epoch costs the step time
-    of the largest finished run times its steps per epoch scaled by the number of cells.
-    """
-    for row in rows:
-        if math.isfinite(row.get("epoch_s", float("nan"))):
-            continue
-        done = [
-            r
-            for r in rows
-            if r["model"] == row["model"] and math.isfinite(r.get("epoch_s", math.nan))
-        ]
-        if not done:
-            continue
-        ref = max(done, key=lambda r: r["n_cells"])
-        steps = round(ref["steps_per_epoch"] * row["n_cells"] / ref["n_cells"])
-        row["epoch_s"] = ref["step_ms"] / 1e3 * steps
-        row["how"] = (
-            f"estimated, not run: {steps} steps x the step time measured at "
-            f"{ref['n_cells']:,} cells"
-        )
-
-
-def plot_scaling(table: pd.DataFrame, path: str | os.PathLike | None = None):
-    """Plot time per epoch and peak memory against cells, log-log, one line per model.
-
-    Parameters
-    ----------
-    table
-        Rows of :func:`run_scaling`.
-    path
-        Save the figure here (PNG) when given.
-
-    Returns
-    -------
-    The matplotlib figure.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (time_ax, memory_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    for i, (name, rows) in enumerate(table.sort_values("n_cells").groupby("model", sort=False)):
-        color = f"C{i}"
-        how = rows["how"].fillna("")
-        time_ax.plot(rows["n_cells"], rows["epoch_s"], "-", color=color, label=name)
-        for kind, marker, fill in (
-            ("measured", "o", color),
-            ("extrapolated", "s", "white"),
-            ("estimated", "x", color),
-        ):
-            chosen = rows[how.str.startswith(kind)]
-            time_ax.scatter(
-                chosen["n_cells"], chosen["epoch_s"], marker=marker, color=color, facecolor=fill
-            )
-        memory_ax.plot(rows["n_cells"], rows["peak_rss_mb"] / 1024, "-", color=color, label=name)
-        finished = rows["status"] == "ok"
-        for chosen, marker in ((rows[finished], "o"), (rows[~finished], "x")):
-            memory_ax.scatter(
-                chosen["n_cells"], chosen["peak_rss_mb"] / 1024, marker=marker, color=color
-            )
-        if rows["gpu_peak_mb"].notna().any():
-            memory_ax.plot(
-                rows["n_cells"],
-                rows["gpu_peak_mb"] / 1024,
-                "^--",
-                color=color,
-                label=f"{name} GPU",
-            )
-    time_ax.set(ylabel="time per epoch (s)", title="o measured, □ extrapolated, x estimated")
-    memory_ax.set(
-        ylabel="peak memory (GiB)", title="resident memory (x: run stopped, peak so far)"
-    )
-    for ax in (time_ax, memory_ax):
-        ax.set(xscale="log", yscale="log", xlabel="cells")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-    devices = ", ".join(sorted(set(table["device"].dropna())))
-    fig.suptitle(f"Scaling on {devices or 'an unknown device'}")
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return fig
-
-
-def _markdown(table: pd.DataFrame, meta: dict) -> str:
-    from .report import _fmt
-
-    head = ["model", "cells", "time/epoch (s)", "how", "step (ms)", "first epoch start (s)"]
-    head += ["epoch boundary (s)"]
-    head += ["setup (s)", "peak RSS (GiB)", "RSS with data (GiB)", "GPU peak (GiB)", "device"]
-    head += ["status"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in table.to_dict(orient="records"):
-        cells = [row["model"], f"{row['n_cells']:,}", _fmt(row["epoch_s"], 1), _fmt(row["how"])]
-        cells += [_fmt(row[key], 1) for key in ("step_ms", "start_work_s", "boundary_s")]
-        cells += [_fmt(row["setup_s"], 1)]
-        cells += [
-            _fmt(row[key] / 1024, 2) for key in ("peak_rss_mb", "data_rss_mb", "gpu_peak_mb")
-        ]
-        cells += [_fmt(row["device"]), row["status"]]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    notes = [f"- {key}: {value}" for key, value in meta.items()]
-    growth = ["## Growth per tenfold cells", "", *_growth_lines(table)]
-    return "\n".join(["# Scaling", "", *lines, "", *notes, "", *growth, ""])
-
-
-#: Columns compared between successive sizes by :func:`_growth_lines`, with their labels.
-_GROWTH = (("epoch_s", "time/epoch"), ("setup_s", "setup"), ("peak_rss_mb", "peak RSS"))
-
-
-def _growth_lines(table: pd.DataFrame) -> list[str]:
-    """Per model and pair of successive sizes, how much each cost grew (finished runs only)."""
-    lines = []
-    for name, rows in table.sort_values("n_cells").groupby("model", sort=False):
-        records = rows.to_dict(orient="records")
-        for small, large in itertools.pairwise(records):
-            step = f"- {name}, {small['n_cells']:,} to {large['n_cells']:,} cells: "
-            if large["status"] != "ok" or small["status"] != "ok":
-                lines.append(step + f"not compared ({large['status']})")
-                continue
-            factors = [
-                f"{label} x{large[key] / small[key]:.1f}"
-                for key, label in _GROWTH
-                if small[key] > 0 and math.isfinite(large[key] / small[key])
-            ]
-            lines.append(step + ", ".join(factors))
-    return lines
-
-
-def _write_outputs(rows: list[dict], out: Path, meta: dict) -> pd.DataFrame:
-    from .report import _clean
-
-    table = pd.DataFrame(rows).reindex(columns=list(COLUMNS))
-    # Rows read back from JSON hold None where a figure is missing: make those columns numeric.
-    numeric = [column for column in COLUMNS if column not in _TEXT_COLUMNS]
-    table[numeric] = table[numeric].apply(pd.to_numeric)
-    table.to_csv(out / "scaling.csv", index=False)
-    records = _clean(table.to_dict(orient="records"))
-    (out / "scaling.json").write_text(json.dumps({"meta": meta, "rows": records}, indent=2))
-    (out / "scaling.md").write_text(_markdown(table, meta))
-    plot_scaling(table, out / "scaling.png")
-    return table
-
-
-def write_report(out: str | os.PathLike = "results/scaling") -> pd.DataFrame:
-    """Rewrite the table, CSV and plot of ``out`` from its ``scaling.json``, without measuring.
-
-    Parameters
-    ----------
-    out
-        Folder of an earlier :func:`run_scaling`.
-
-    Returns
-    -------
-    The table of :func:`run_scaling`.
-    """
-    out = Path(out)
-    report = json.loads((out / "scaling.json").read_text())
-    return _write_outputs(report["rows"], out, report["meta"])
 
 
 def run_scaling(
@@ -609,8 +320,8 @@ def run_scaling(
             )
             logger.info("%s", row)
             rows.append(row)
-            _estimate_missing_epochs(rows)
-            table = _write_outputs(rows, out, meta)
+            estimate_missing_epochs(rows)
+            table = write_outputs(rows, out, meta)
     return table
 
 

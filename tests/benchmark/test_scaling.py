@@ -5,13 +5,9 @@ import math
 
 import pytest
 
-from scvi_contrastive.benchmark.scaling import (
-    MODELS,
-    QUICK_SIZES,
-    StepTimer,
-    _estimate_missing_epochs,
-    main,
-)
+from scvi_contrastive.benchmark.scaling import MODELS, QUICK_SIZES, main
+from scvi_contrastive.benchmark.scaling_report import estimate_missing_epochs
+from scvi_contrastive.benchmark.step_timer import StepTimer
 
 
 def _timer(epoch_starts, first_step_starts, step_ends):
@@ -43,7 +39,7 @@ def test_missing_epochs_are_estimated_from_the_largest_finished_size():
         {"model": "M", "n_cells": 10_000, "epoch_s": 5.0, "step_ms": 50.0, "steps_per_epoch": 100},
         {"model": "M", "n_cells": 100_000, "status": "stopped after 60 s while setting up"},
     ]
-    _estimate_missing_epochs(rows)
+    estimate_missing_epochs(rows)
     assert rows[2]["epoch_s"] == pytest.approx(0.05 * 1_000)
     assert rows[2]["how"].startswith("estimated, not run")
 
