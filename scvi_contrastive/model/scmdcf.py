@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Literal
 
+import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import scvi
@@ -36,6 +37,7 @@ from ..module.fusion import MODALITY_KEYS, TRANSFORM_KINDS, ContrastiveFusionMod
 from ..train.callbacks import with_default_callbacks
 from ..train.fusion import ContrastiveFusionTrainingPlan
 from ..train.history import history_so_far, number_continued_epochs
+from ..train.scheduled_refresh import ScheduledRefresh
 from .query import QueryMappingMixin
 from .saving import SafeSaveLoadMixin
 
@@ -49,6 +51,8 @@ DEFAULT_CELL_PASSES = 400_000
 MIN_EPOCHS = 4
 #: Fewest cells SCMDCF trains on (see ``train``).
 MIN_TRAINING_CELLS = 3
+#: Minibatch size of the training cells' embedding for the plan's refreshes.
+_REFRESH_BATCH_SIZE = 1024
 
 #: ``setup_mudata`` argument naming each modality's layer.
 _LAYER_ARGS = {
@@ -372,6 +376,13 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
             **(plan_kwargs or {}),
         }
         trainer_kwargs["callbacks"] = with_default_callbacks(trainer_kwargs.get("callbacks"))
+        trainer_kwargs["callbacks"].append(
+            ScheduledRefresh(
+                self._refresh_from_training_cells,
+                due=lambda trainer: trainer.lightning_module.refresh_due(trainer.current_epoch),
+                due_at_end=lambda trainer: not self.module.dec.initialized,
+            )
+        )
         before = history_so_far(self)
         result = super().train(
             max_epochs=max_epochs,
@@ -387,6 +398,18 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         )
         number_continued_epochs(self, before)
         return result
+
+    def _refresh_from_training_cells(self, trainer: pl.Trainer, final: bool) -> None:
+        """Embed the training cells, in evaluation mode, and let the plan act on them."""
+        keys = ["observed", *(f"z_{m}" for m in self.module.modalities)]
+        was_training = self.module.training
+        self.module.eval()
+        outputs = self._inference_outputs(
+            self.adata, trainer.datamodule.train_idx, _REFRESH_BATCH_SIZE, keys
+        )
+        self.module.train(was_training)
+        outputs = {key: torch.from_numpy(value) for key, value in outputs.items()}
+        trainer.lightning_module.refresh(outputs, final=final)
 
     def _inference_outputs(
         self, adata: MuData | None, indices: Sequence[int] | None, batch_size: int | None, keys

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import lightning.pytorch as pl
 
-from .threads import preserve_torch_threads
+from .scheduled_refresh import ScheduledRefresh
 
 
-class MNNRefresh(pl.Callback):
+class MNNRefresh(ScheduledRefresh):
     """Recompute the cross-modal positive pairs on the model's embedding every few epochs.
 
     The first pairs come from a representation fixed before training; as the latent space
@@ -27,16 +27,12 @@ class MNNRefresh(pl.Callback):
     """
 
     def __init__(self, refresh: Callable[[], None], every: int = 5, start: int = 5):
-        super().__init__()
         if every < 0 or start < 0:
             raise ValueError("`every` and `start` must be non-negative.")
-        self.refresh = refresh
+        super().__init__(lambda trainer, final: refresh(), self._due)
         self.every = every
         self.start = start
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Refresh the pairs when this epoch is due (before its dataloader is iterated)."""
+    def _due(self, trainer: pl.Trainer) -> bool:
         epoch = trainer.current_epoch
-        if self.every > 0 and epoch >= self.start and (epoch - self.start) % self.every == 0:
-            with preserve_torch_threads():
-                self.refresh()
+        return self.every > 0 and epoch >= self.start and (epoch - self.start) % self.every == 0

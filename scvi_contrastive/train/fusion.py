@@ -7,13 +7,11 @@ from typing import Literal
 
 import numpy as np
 import torch
-from scvi.dataloaders import AnnDataLoader
 
 from ..module.fusion import ContrastiveFusionModule
 from ..nn.fusion import WeightedConcatFusion, cluster_fit_weights
 from ..tools.clustering import initial_centers, leiden_clusters
 from .plan import SyncedTrainingPlan
-from .threads import preserve_torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +23,13 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
     contrastive losses. At the start of the next epoch the training cells are embedded, the DEC
     centres are initialised from them (by Leiden or k-means), and from then on the DEC loss
     joins the objective. With the weighted concatenation fusion, the modality weights are
-    re-estimated from the embedded cells during the warm-up. Every rank of a distributed run
-    embeds all training cells (not only its shard) with the same seed, and rank 0's centres are
-    broadcast so that all ranks start the clustering phase from the same ones. If training
-    stops before the clustering phase, the centres are initialised at the end so that cluster
-    assignments are always available.
+    re-estimated from the embedded cells during the warm-up. If training stops before the
+    clustering phase, the centres are initialised at the end so that cluster assignments are
+    always available. The plan decides when (:meth:`refresh_due`) and what
+    (:meth:`refresh`); the model embeds the cells, through a
+    :class:`~scvi_contrastive.train.ScheduledRefresh` callback that ``SCMDCF.train`` adds.
+    Every rank of a distributed run embeds all training cells (not only its shard) with the
+    same seed, and rank 0's weights and centres are broadcast so that all ranks use the same.
 
     Parameters
     ----------
@@ -82,43 +82,39 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
         self.n_weight_refreshes = n_weight_refreshes
 
     def on_train_epoch_start(self) -> None:
-        """Refresh the modality weights; start the clustering phase when it is due."""
+        """Switch the clustering phase's loss weights on once the DEC centres exist."""
         super().on_train_epoch_start()
-        if self.current_epoch >= self.n_epochs_pretrain and not self.module.dec.initialized:
-            self._initialize_clusters()
-        elif self._weights_due():
-            with preserve_torch_threads():
-                self._set_view_weights(self._embed_training_cells())
         if self.module.dec.initialized:
             self.loss_kwargs.update(self.clustering_loss_weights)
 
-    def _weights_due(self) -> bool:
-        """Whether the modality weights are refreshed at the start of this epoch."""
-        if not isinstance(self.module.fusion, WeightedConcatFusion) or self.module.dec.initialized:
+    def refresh_due(self, epoch: int) -> bool:
+        """Whether the training cells are embedded at the start of ``epoch``.
+
+        They are when the clustering phase begins, and during the warm-up when the modality
+        weights are re-estimated.
+        """
+        if self.module.dec.initialized:
             return False
-        every = max(1, self.n_epochs_pretrain // self.n_weight_refreshes)
-        return self.current_epoch % every == 0
+        if epoch >= self.n_epochs_pretrain:
+            return True
+        if not isinstance(self.module.fusion, WeightedConcatFusion):
+            return False
+        return epoch % max(1, self.n_epochs_pretrain // self.n_weight_refreshes) == 0
 
-    def on_train_end(self) -> None:
-        """Initialise the clusters if training ended before the clustering phase."""
-        super().on_train_end()
-        if not self.module.dec.initialized:
-            self._initialize_clusters()
+    def refresh(self, outputs: dict[str, torch.Tensor], final: bool = False) -> None:
+        """Act on the embedded training cells: start the clustering phase, or reweigh.
 
-    def _embed_training_cells(self) -> dict[str, torch.Tensor]:
-        datamodule = self.trainer.datamodule
-        loader = AnnDataLoader(
-            datamodule.adata_manager,
-            indices=datamodule.train_idx,
-            batch_size=1024,
-            shuffle=False,
-        )
-        was_training = self.module.training
-        self.module.eval()
-        keys = ["observed", *(f"z_{m}" for m in self.module.modalities)]
-        outputs = self.module.inference_over(loader, keys)
-        self.module.train(was_training)
-        return outputs
+        Parameters
+        ----------
+        outputs
+            ``observed`` and ``z_<modality>`` of the module's inference on the training cells.
+        final
+            Training has ended: initialise the clusters whatever the epoch.
+        """
+        if final or self.current_epoch >= self.n_epochs_pretrain:
+            self._initialize_clusters(outputs)
+        else:
+            self._set_view_weights(outputs)
 
     @torch.inference_mode()
     def _joint(self, outputs: dict[str, torch.Tensor]) -> np.ndarray:
@@ -145,19 +141,16 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
             ),
         )
 
-    def _initialize_clusters(self) -> None:
-        outputs = self._embed_training_cells()
-        with preserve_torch_threads():
-            if isinstance(self.module.fusion, WeightedConcatFusion):
-                self._set_view_weights(outputs)
-            latent = self._joint(outputs)
-            centers = initial_centers(
-                latent,
-                self.n_clusters,
-                method=self.cluster_init,
-                resolution=self.cluster_resolution,
-                seed=self.cluster_seed,
-            )
+    def _initialize_clusters(self, outputs: dict[str, torch.Tensor]) -> None:
+        if isinstance(self.module.fusion, WeightedConcatFusion):
+            self._set_view_weights(outputs)
+        centers = initial_centers(
+            self._joint(outputs),
+            self.n_clusters,
+            method=self.cluster_init,
+            resolution=self.cluster_resolution,
+            seed=self.cluster_seed,
+        )
         self.module.dec.set_centers(torch.as_tensor(self._rank_zero_centers(centers)))
         logger.info(
             "DEC initialised with %d clusters at epoch %d.", len(centers), self.current_epoch
