@@ -25,3 +25,16 @@ MODALITIES = _MODALITIES_NT()
 
 #: Prefix of every column/key this package writes into a user's MuData during setup.
 SETUP_PREFIX = "_scvi_contrastive"
+
+#: ``setup_mudata`` argument naming each modality's layer (both models).
+LAYER_ARGS = {
+    MODALITIES.RNA: "rna_layer",
+    MODALITIES.PROTEIN: "protein_layer",
+    MODALITIES.ATAC: "atac_layer",
+}
+#: Registry key of each modality's counts (both models).
+COUNT_KEYS = {
+    MODALITIES.RNA: REGISTRY_KEYS.RNA_KEY,
+    MODALITIES.PROTEIN: REGISTRY_KEYS.PROTEIN_KEY,
+    MODALITIES.ATAC: REGISTRY_KEYS.ATAC_KEY,
+}

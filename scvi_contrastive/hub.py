@@ -31,6 +31,7 @@ from mudata import MuData
 from scvi import REGISTRY_KEYS
 from scvi.model.base import BaseModelClass
 
+from ._constants import LAYER_ARGS
 from .data.safe_loading import safe_model_loading
 
 try:
@@ -46,7 +47,7 @@ MODEL_PARENT_MODULE = "scvi_contrastive.model"
 #: Name of the file holding the metrics shown on the card (read by scvi's ``from_dir``).
 METRICS_FILE_NAME = "metrics.json"
 #: Modality each ``setup_mudata`` layer argument registers, for the card's modality tags.
-_LAYER_MODALITIES = {"rna_layer": "rna", "protein_layer": "protein", "atac_layer": "atac"}
+_LAYER_MODALITIES = {arg: modality for modality, arg in LAYER_ARGS.items()}
 _NOT_PROVIDED = "Not provided by uploader"
 #: scvi-tools before 1.5 uploads the model folder only when ``push_anndata=False``.
 _UPLOADS_FOLDER_WITH_DATA = (1, 5)

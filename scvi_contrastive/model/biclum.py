@@ -21,6 +21,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils import setup_anndata_dsp
 from sklearn.neighbors import KNeighborsClassifier
 
+from scvi_contrastive._constants import COUNT_KEYS, LAYER_ARGS
 from scvi_contrastive._constants import REGISTRY_KEYS as CONTRASTIVE_KEYS
 from scvi_contrastive.data.fields import (
     CountLayerField,
@@ -55,11 +56,7 @@ from scvi_contrastive.train.threads import preserve_torch_threads
 logger = logging.getLogger(__name__)
 
 #: ``setup_mudata`` layer argument → registry key of that modality's counts.
-_LAYER_ARG_KEYS = {
-    "rna_layer": CONTRASTIVE_KEYS.RNA_KEY,
-    "atac_layer": CONTRASTIVE_KEYS.ATAC_KEY,
-    "protein_layer": CONTRASTIVE_KEYS.PROTEIN_KEY,
-}
+_LAYER_ARG_KEYS = {LAYER_ARGS[m]: COUNT_KEYS[m] for m in LAYER_ARGS}
 _DEFAULT_MODALITIES = {"rna_layer": "rna", "atac_layer": "atac"}
 _TARGET_SUM = 1e4
 

@@ -17,7 +17,7 @@ from scvi.data import AnnDataManager, AnnDataManagerValidationCheck, fields
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils import setup_anndata_dsp
 
-from .._constants import MODALITIES, REGISTRY_KEYS
+from .._constants import COUNT_KEYS, LAYER_ARGS, MODALITIES, REGISTRY_KEYS
 from ..data.fields import MuDataObservedModalitiesField, count_field
 from ..data.input_transform import batch_feature_means, fit_input_transform
 from ..data.validation import (
@@ -33,7 +33,7 @@ from ..data.validation import (
     check_training_arguments,
     check_unique_obs_names,
 )
-from ..module.fusion import MODALITY_KEYS, TRANSFORM_KINDS, ContrastiveFusionModule
+from ..module.fusion import TRANSFORM_KINDS, ContrastiveFusionModule
 from ..train.callbacks import with_default_callbacks
 from ..train.fusion import ContrastiveFusionTrainingPlan
 from ..train.history import history_so_far, number_continued_epochs
@@ -54,15 +54,9 @@ MIN_TRAINING_CELLS = 3
 #: Minibatch size of the training cells' embedding for the plan's refreshes.
 _REFRESH_BATCH_SIZE = 1024
 
-#: ``setup_mudata`` argument naming each modality's layer.
-_LAYER_ARGS = {
-    MODALITIES.RNA: "rna_layer",
-    MODALITIES.PROTEIN: "protein_layer",
-    MODALITIES.ATAC: "atac_layer",
-}
 #: ``setup_mudata`` arguments that ``modalities`` may map to a modality.
 _MODALITY_ARGS = [
-    *_LAYER_ARGS.values(),
+    *LAYER_ARGS.values(),
     "batch_key",
     "size_factor_key",
     "categorical_covariate_keys",
@@ -210,7 +204,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         registry = self.adata_manager.data_registry
         n_features = {
             m: self.adata_manager.get_from_registry(key).shape[1]
-            for m, key in MODALITY_KEYS.items()
+            for m, key in COUNT_KEYS.items()
             if key in registry
         }
         n_cats_per_cov = (
@@ -257,7 +251,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         batches = np.asarray(self.adata_manager.get_from_registry(SCVI_KEYS.BATCH_KEY)).ravel()
         for i, m in enumerate(self.module.modalities):
             statistics = fit_input_transform(
-                self.adata_manager.get_from_registry(MODALITY_KEYS[m]),
+                self.adata_manager.get_from_registry(COUNT_KEYS[m]),
                 np.flatnonzero(observed[:, i] > 0),
                 kind=TRANSFORM_KINDS[m],
                 n_components=self.module.n_input_components,
@@ -275,7 +269,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
             transform = self.module.encoders[m].transform
             if TRANSFORM_KINDS[m] == "tfidf":
                 continue
-            matrix = self.adata_manager.get_from_registry(MODALITY_KEYS[m])
+            matrix = self.adata_manager.get_from_registry(COUNT_KEYS[m])
             shift = transform.batch_shift.clone().cpu()
             measured = observed[:, i] > 0
             for b in np.unique(batches[measured]):
@@ -573,7 +567,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
                 library[modality] = torch.full_like(library[modality], float(np.log(library_size)))
             generative_input.update(library=library, size_factor=None)
             values.append(self.module.generative(**generative_input)[f"p_{modality}"].mean.cpu())
-        mod_key = self.adata_manager.get_state_registry(MODALITY_KEYS[modality])
+        mod_key = self.adata_manager.get_state_registry(COUNT_KEYS[modality])
         obs_names = adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
         return pd.DataFrame(
             torch.cat(values).numpy(), index=obs_names, columns=mod_key.column_names
@@ -727,7 +721,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
             )
         check_modalities_keys(modalities, _MODALITY_ARGS)
         modalities = cls._create_modalities_attr_dict(modalities, setup_method_args)
-        mod_keys = {m: getattr(modalities, arg) for m, arg in _LAYER_ARGS.items()}
+        mod_keys = {m: getattr(modalities, arg) for m, arg in LAYER_ARGS.items()}
         mod_keys = {m: k for m, k in mod_keys.items() if k is not None}
         all_layers = {
             MODALITIES.RNA: rna_layer,
@@ -762,7 +756,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
             MuDataObservedModalitiesField(REGISTRY_KEYS.OBSERVED_KEY, list(mod_keys.values())),
         ]
         mudata_fields += [
-            count_field(MODALITY_KEYS[m], mdata, mod_key, all_layers[m])
+            count_field(COUNT_KEYS[m], mdata, mod_key, all_layers[m])
             for m, mod_key in mod_keys.items()
         ]
         adata_manager = AnnDataManager(
@@ -789,7 +783,7 @@ def _validate_mudata(
         raise ValueError("`mdata` has no cells; check the filtering that produced it.")
     check_unique_obs_names(mdata)
     for m, mod_key in mod_keys.items():
-        check_layer(mdata, mod_key, layers[m], _LAYER_ARGS[m])
+        check_layer(mdata, mod_key, layers[m], LAYER_ARGS[m])
         if not mdata.mod[mod_key].obs_names.isin(mdata.obs_names).all():
             raise ValueError(
                 f"Modality {mod_key!r} holds cells missing from `mdata.obs`; call "
@@ -815,8 +809,8 @@ def _check_categorical_columns(
 def _check_registered_values(adata_manager: AnnDataManager, mod_keys: dict[str, str]) -> None:
     """Refuse empty modalities, cells without counts, and non-finite numerical covariates."""
     for m, mod_key in mod_keys.items():
-        check_modality_has_counts(adata_manager, MODALITY_KEYS[m], f"Modality {mod_key!r}")
-    check_cells_have_counts(adata_manager, [MODALITY_KEYS[m] for m in mod_keys])
+        check_modality_has_counts(adata_manager, COUNT_KEYS[m], f"Modality {mod_key!r}")
+    check_cells_have_counts(adata_manager, [COUNT_KEYS[m] for m in mod_keys])
     registry = adata_manager.data_registry
     if SCVI_KEYS.CONT_COVS_KEY in registry:
         check_finite(
@@ -837,7 +831,7 @@ def _count_modalities(registry: dict) -> dict[str, str]:
     """Registry key of each registered modality's counts → name of that modality."""
     modalities = registry["setup_args"]["modalities"]
     return {
-        MODALITY_KEYS[m]: modalities[arg]
-        for m, arg in _LAYER_ARGS.items()
+        COUNT_KEYS[m]: modalities[arg]
+        for m, arg in LAYER_ARGS.items()
         if modalities.get(arg) is not None
     }

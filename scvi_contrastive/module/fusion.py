@@ -19,7 +19,7 @@ from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
-from .._constants import MODALITIES, REGISTRY_KEYS
+from .._constants import COUNT_KEYS, MODALITIES, REGISTRY_KEYS
 from ..nn.contrastive import info_nce_loss, mutual_information_loss, scale_gradient
 from ..nn.dec import DECHead, clustering_loss, target_distribution
 from ..nn.decoders import MultiHeadDecoder
@@ -27,12 +27,6 @@ from ..nn.encoders import TransformedEncoder
 from ..nn.fusion import AttentionFusion, WeightedConcatFusion
 from ..nn.input_transform import InputTransform, n_transform_components
 
-#: Registry key of each modality's counts.
-MODALITY_KEYS = {
-    MODALITIES.RNA: REGISTRY_KEYS.RNA_KEY,
-    MODALITIES.PROTEIN: REGISTRY_KEYS.PROTEIN_KEY,
-    MODALITIES.ATAC: REGISTRY_KEYS.ATAC_KEY,
-}
 #: Input transform of each modality's encoder.
 TRANSFORM_KINDS = {
     MODALITIES.RNA: "log_normalize",
@@ -156,7 +150,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         asymmetric_alignment: bool = True,
     ):
         super().__init__()
-        self.modalities = [m for m in MODALITY_KEYS if n_features.get(m, 0) > 0]
+        self.modalities = [m for m in COUNT_KEYS if n_features.get(m, 0) > 0]
         if len(self.modalities) < 2:
             raise ValueError(f"At least two modalities are needed, got {self.modalities}.")
         if contrastive_loss not in ("mutual_information", "info_nce"):
@@ -233,7 +227,7 @@ class ContrastiveFusionModule(BaseModuleClass):
 
     def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
         return {
-            "counts": {m: tensors[MODALITY_KEYS[m]] for m in self.modalities},
+            "counts": {m: tensors[COUNT_KEYS[m]] for m in self.modalities},
             "observed": tensors[REGISTRY_KEYS.OBSERVED_KEY],
             "batch_index": tensors[SCVI_KEYS.BATCH_KEY],
         }
@@ -385,7 +379,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         nll = {}
         objective = torch.zeros(observed.shape[0], device=observed.device)
         for i, m in enumerate(self.modalities):
-            x = tensors[MODALITY_KEYS[m]]
+            x = tensors[COUNT_KEYS[m]]
             if self.likelihoods[m] == "bernoulli":
                 x = (x > 0).to(x.dtype)
             nll[m] = -generative_outputs[f"p_{m}"].log_prob(x).sum(dim=-1) * observed[:, i]
