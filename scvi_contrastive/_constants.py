@@ -1,9 +1,12 @@
-"""Registry keys and names that this package adds on top of :data:`scvi.REGISTRY_KEYS`."""
+"""Registry keys (scvi's and this package's) and the names of the modalities."""
 
+from collections import namedtuple
 from typing import NamedTuple
 
+from scvi import REGISTRY_KEYS as SCVI_REGISTRY_KEYS
 
-class _REGISTRY_KEYS_NT(NamedTuple):
+
+class _PackageKeys(NamedTuple):
     RNA_KEY: str = "X"
     PROTEIN_KEY: str = "proteins"
     ATAC_KEY: str = "atac"
@@ -20,7 +23,11 @@ class _MODALITIES_NT(NamedTuple):
     ATAC: str = "atac"
 
 
-REGISTRY_KEYS = _REGISTRY_KEYS_NT()
+#: scvi's registry keys, re-exported unchanged, and the keys this package adds, in one
+#: namespace (``REGISTRY_KEYS.BATCH_KEY`` is scvi's, ``REGISTRY_KEYS.OBSERVED_KEY`` ours).
+REGISTRY_KEYS = namedtuple("RegistryKeys", SCVI_REGISTRY_KEYS._fields + _PackageKeys._fields)(
+    *SCVI_REGISTRY_KEYS, *_PackageKeys()
+)
 MODALITIES = _MODALITIES_NT()
 
 #: Prefix of every column/key this package writes into a user's MuData during setup.

@@ -28,10 +28,9 @@ from urllib.parse import urlparse
 
 import scvi
 from mudata import MuData
-from scvi import REGISTRY_KEYS
 from scvi.model.base import BaseModelClass
 
-from ._constants import LAYER_ARGS
+from ._constants import LAYER_ARGS, REGISTRY_KEYS
 from .data.safe_loading import safe_model_loading
 
 try:

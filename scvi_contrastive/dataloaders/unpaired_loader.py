@@ -18,11 +18,11 @@ import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
-from scvi import REGISTRY_KEYS, settings
+from scvi import settings
 from scvi.data import AnnDataManager
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from scvi_contrastive._constants import REGISTRY_KEYS as PACKAGE_KEYS
+from scvi_contrastive._constants import REGISTRY_KEYS
 
 #: Returns the current positive pairs as two arrays of ``mdata.obs`` rows, or ``None``.
 PairSource = Callable[[], tuple[np.ndarray, np.ndarray] | None]
@@ -182,7 +182,7 @@ class UnpairedDataset(Dataset):
             tensors[REGISTRY_KEYS.X_KEY] = tensors.pop(self.count_keys[name])
             flag = np.zeros((len(step[name]), 1), dtype=np.float32)
             flag[: step[_N_PAIRS]] = 1.0
-            tensors[PACKAGE_KEYS.PAIR_KEY] = flag
+            tensors[REGISTRY_KEYS.PAIR_KEY] = flag
             minibatch[name] = tensors
         return minibatch
 

@@ -14,15 +14,14 @@ import torch
 from anndata import AnnData
 from mudata import MuData
 from scipy import sparse
-from scvi import REGISTRY_KEYS, settings
+from scvi import settings
 from scvi.data import AnnDataManager, AnnDataManagerValidationCheck
 from scvi.data.fields import CategoricalObsField, MuDataCategoricalObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils import setup_anndata_dsp
 from sklearn.neighbors import KNeighborsClassifier
 
-from scvi_contrastive._constants import COUNT_KEYS, LAYER_ARGS
-from scvi_contrastive._constants import REGISTRY_KEYS as CONTRASTIVE_KEYS
+from scvi_contrastive._constants import COUNT_KEYS, LAYER_ARGS, REGISTRY_KEYS
 from scvi_contrastive.data.fields import (
     CountLayerField,
     MuDataObservedModalitiesField,
@@ -279,7 +278,7 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         select_features({name: mdata.mod[name].var_names for name in names}, feature_space)
         mdata_fields = [
             MuDataCategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key, mod_key=None),
-            MuDataObservedModalitiesField(CONTRASTIVE_KEYS.OBSERVED_KEY, names),
+            MuDataObservedModalitiesField(REGISTRY_KEYS.OBSERVED_KEY, names),
         ]
         for name, (arg, layer) in layers.items():
             mdata_fields.append(count_field(_LAYER_ARG_KEYS[arg], mdata, name, layer))
@@ -352,7 +351,7 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
             )
         anndata_fields = [
             CountLayerField(REGISTRY_KEYS.X_KEY, layer, "the AnnData"),
-            CategoricalObsField(CONTRASTIVE_KEYS.MODALITY_KEY, modality_key),
+            CategoricalObsField(REGISTRY_KEYS.MODALITY_KEY, modality_key),
             CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
         ]
         adata_manager = AnnDataManager(fields=anndata_fields, setup_method_args=setup_method_args)
@@ -378,7 +377,7 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
                 modalities[arg]: key for arg, key in _LAYER_ARG_KEYS.items() if arg in modalities
             }
             return list(count_keys), count_keys
-        state = self.adata_manager.get_state_registry(CONTRASTIVE_KEYS.MODALITY_KEY)
+        state = self.adata_manager.get_state_registry(REGISTRY_KEYS.MODALITY_KEY)
         names = [str(name) for name in state.categorical_mapping]
         return names, dict.fromkeys(names, REGISTRY_KEYS.X_KEY)
 
@@ -386,9 +385,9 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         """Rows of the registered data held by each modality."""
         names, _ = self._layout()
         if self._is_mudata:
-            observed = adata_manager.get_from_registry(CONTRASTIVE_KEYS.OBSERVED_KEY)
+            observed = adata_manager.get_from_registry(REGISTRY_KEYS.OBSERVED_KEY)
             return {name: np.flatnonzero(np.asarray(observed[name])) for name in names}
-        codes = np.asarray(adata_manager.get_from_registry(CONTRASTIVE_KEYS.MODALITY_KEY)).ravel()
+        codes = np.asarray(adata_manager.get_from_registry(REGISTRY_KEYS.MODALITY_KEY)).ravel()
         return {name: np.flatnonzero(codes == code) for code, name in enumerate(names)}
 
     def _feature_columns(self) -> dict[str, np.ndarray]:

@@ -28,11 +28,11 @@ import pandas as pd
 import torch
 from anndata import AnnData
 from mudata import MuData
-from scvi import REGISTRY_KEYS
 from scvi.model.base import ArchesMixin, BaseModelClass
 from scvi.nn import FCLayers
 from torch import nn
 
+from .._constants import REGISTRY_KEYS
 from ..data.safe_loading import safe_model_loading
 from ..data.validation import check_modalities_present, read_saved_registry
 from .saving import restore_history

@@ -12,7 +12,6 @@ import pandas as pd
 import scvi
 import torch
 from mudata import MuData
-from scvi import REGISTRY_KEYS as SCVI_KEYS
 from scvi.data import AnnDataManager, AnnDataManagerValidationCheck, fields
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils import setup_anndata_dsp
@@ -208,8 +207,8 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
             if key in registry
         }
         n_cats_per_cov = (
-            self.adata_manager.get_state_registry(SCVI_KEYS.CAT_COVS_KEY).n_cats_per_key
-            if SCVI_KEYS.CAT_COVS_KEY in registry
+            self.adata_manager.get_state_registry(REGISTRY_KEYS.CAT_COVS_KEY).n_cats_per_key
+            if REGISTRY_KEYS.CAT_COVS_KEY in registry
             else None
         )
         self.module = self._module_cls(
@@ -248,7 +247,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
     def _fit_input_transforms(self) -> None:
         """Fix each encoder's input transform from the cells measured in its modality."""
         observed = self._observed()
-        batches = np.asarray(self.adata_manager.get_from_registry(SCVI_KEYS.BATCH_KEY)).ravel()
+        batches = np.asarray(self.adata_manager.get_from_registry(REGISTRY_KEYS.BATCH_KEY)).ravel()
         for i, m in enumerate(self.module.modalities):
             statistics = fit_input_transform(
                 self.adata_manager.get_from_registry(COUNT_KEYS[m]),
@@ -264,7 +263,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
     def _prepare_query_model(self, n_reference_batches: int) -> None:
         """Centre the query's new batches on their own feature means, as the reference's are."""
         observed = self._observed()
-        batches = np.asarray(self.adata_manager.get_from_registry(SCVI_KEYS.BATCH_KEY)).ravel()
+        batches = np.asarray(self.adata_manager.get_from_registry(REGISTRY_KEYS.BATCH_KEY)).ravel()
         for i, m in enumerate(self.module.modalities):
             transform = self.module.encoders[m].transform
             if TRANSFORM_KINDS[m] == "tfidf":
@@ -557,8 +556,8 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         values = []
         for tensors in loader:
             if batch_code is not None:
-                tensors[SCVI_KEYS.BATCH_KEY] = torch.full_like(
-                    tensors[SCVI_KEYS.BATCH_KEY], batch_code
+                tensors[REGISTRY_KEYS.BATCH_KEY] = torch.full_like(
+                    tensors[REGISTRY_KEYS.BATCH_KEY], batch_code
                 )
             inference_outputs = self.module.inference(**self.module._get_inference_input(tensors))
             generative_input = self.module._get_generative_input(tensors, inference_outputs)
@@ -630,7 +629,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         if category is None:
             return None
         mapping = list(
-            self.adata_manager.get_state_registry(SCVI_KEYS.BATCH_KEY).categorical_mapping
+            self.adata_manager.get_state_registry(REGISTRY_KEYS.BATCH_KEY).categorical_mapping
         )
         if category not in mapping:
             raise ValueError(
@@ -735,21 +734,21 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
 
         mudata_fields = [
             fields.MuDataCategoricalObsField(
-                SCVI_KEYS.BATCH_KEY, batch_key, mod_key=modalities.batch_key
+                REGISTRY_KEYS.BATCH_KEY, batch_key, mod_key=modalities.batch_key
             ),
             fields.MuDataNumericalObsField(
-                SCVI_KEYS.SIZE_FACTOR_KEY,
+                REGISTRY_KEYS.SIZE_FACTOR_KEY,
                 size_factor_key,
                 mod_key=modalities.size_factor_key,
                 required=False,
             ),
             fields.MuDataCategoricalJointObsField(
-                SCVI_KEYS.CAT_COVS_KEY,
+                REGISTRY_KEYS.CAT_COVS_KEY,
                 categorical_covariate_keys,
                 mod_key=modalities.categorical_covariate_keys,
             ),
             fields.MuDataNumericalJointObsField(
-                SCVI_KEYS.CONT_COVS_KEY,
+                REGISTRY_KEYS.CONT_COVS_KEY,
                 continuous_covariate_keys,
                 mod_key=modalities.continuous_covariate_keys,
             ),
@@ -812,13 +811,13 @@ def _check_registered_values(adata_manager: AnnDataManager, mod_keys: dict[str, 
         check_modality_has_counts(adata_manager, COUNT_KEYS[m], f"Modality {mod_key!r}")
     check_cells_have_counts(adata_manager, [COUNT_KEYS[m] for m in mod_keys])
     registry = adata_manager.data_registry
-    if SCVI_KEYS.CONT_COVS_KEY in registry:
+    if REGISTRY_KEYS.CONT_COVS_KEY in registry:
         check_finite(
-            np.asarray(adata_manager.get_from_registry(SCVI_KEYS.CONT_COVS_KEY), dtype=float),
+            np.asarray(adata_manager.get_from_registry(REGISTRY_KEYS.CONT_COVS_KEY), dtype=float),
             "`continuous_covariate_keys`",
         )
-    if SCVI_KEYS.SIZE_FACTOR_KEY in registry:
-        size_factors = np.asarray(adata_manager.get_from_registry(SCVI_KEYS.SIZE_FACTOR_KEY))
+    if REGISTRY_KEYS.SIZE_FACTOR_KEY in registry:
+        size_factors = np.asarray(adata_manager.get_from_registry(REGISTRY_KEYS.SIZE_FACTOR_KEY))
         check_finite(size_factors.astype(float), "`size_factor_key`")
         if (size_factors <= 0).any():
             raise ValueError(

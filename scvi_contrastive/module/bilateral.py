@@ -9,12 +9,11 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scvi import REGISTRY_KEYS
 from scvi.distributions import NegativeBinomial
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
-from scvi_contrastive._constants import REGISTRY_KEYS as PACKAGE_KEYS
+from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.nn.contrastive import info_nce_loss
 from scvi_contrastive.nn.encoders import CountEncoder
 from scvi_contrastive.nn.feature_embedding import FeatureEncoder
@@ -203,8 +202,8 @@ class BilateralAlignmentModule(BaseModuleClass):
     def cell_contrastive_loss(self, tensors: dict, z: dict) -> torch.Tensor:
         """NT-Xent over the cross-modal positive pairs flagged in the minibatch."""
         first, second = self.modality_names
-        mask_a = tensors[first][PACKAGE_KEYS.PAIR_KEY].view(-1) > 0
-        mask_b = tensors[second][PACKAGE_KEYS.PAIR_KEY].view(-1) > 0
+        mask_a = tensors[first][REGISTRY_KEYS.PAIR_KEY].view(-1) > 0
+        mask_b = tensors[second][REGISTRY_KEYS.PAIR_KEY].view(-1) > 0
         if int(mask_a.sum()) < MIN_PAIRS or int(mask_a.sum()) != int(mask_b.sum()):
             return z[first].sum() * 0.0
         return info_nce_loss(z[first][mask_a], z[second][mask_b], self.cell_temperature)

@@ -8,7 +8,6 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from scvi import REGISTRY_KEYS as SCVI_KEYS
 from scvi.distributions import (
     NegativeBinomial,
     NegativeBinomialMixture,
@@ -229,21 +228,21 @@ class ContrastiveFusionModule(BaseModuleClass):
         return {
             "counts": {m: tensors[COUNT_KEYS[m]] for m in self.modalities},
             "observed": tensors[REGISTRY_KEYS.OBSERVED_KEY],
-            "batch_index": tensors[SCVI_KEYS.BATCH_KEY],
+            "batch_index": tensors[REGISTRY_KEYS.BATCH_KEY],
         }
 
     def _get_generative_input(
         self, tensors: dict[str, torch.Tensor], inference_outputs: dict, **kwargs
     ) -> dict:
-        cat_covs = tensors.get(SCVI_KEYS.CAT_COVS_KEY)
-        size_factor = tensors.get(SCVI_KEYS.SIZE_FACTOR_KEY)
+        cat_covs = tensors.get(REGISTRY_KEYS.CAT_COVS_KEY)
+        size_factor = tensors.get(REGISTRY_KEYS.SIZE_FACTOR_KEY)
         return {
             "z": inference_outputs["z"],
             "library": inference_outputs["library"],
             "size_factor": size_factor,
-            "batch_index": tensors[SCVI_KEYS.BATCH_KEY],
+            "batch_index": tensors[REGISTRY_KEYS.BATCH_KEY],
             "cat_covs": cat_covs,
-            "cont_covs": tensors.get(SCVI_KEYS.CONT_COVS_KEY),
+            "cont_covs": tensors.get(REGISTRY_KEYS.CONT_COVS_KEY),
         }
 
     @auto_move_data
@@ -389,7 +388,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         if kl:
             objective = objective + kl_weight * sum(kl.values()) / sum(self.n_features.values())
 
-        contrastive = self._contrastive(inference_outputs, tensors[SCVI_KEYS.BATCH_KEY])
+        contrastive = self._contrastive(inference_outputs, tensors[REGISTRY_KEYS.BATCH_KEY])
         w_con = self.contrastive_weight if contrastive_weight is None else contrastive_weight
         total = objective.mean() + w_con * sum(contrastive.values())
 

@@ -6,7 +6,7 @@ import pytest
 import scvi
 from scipy import sparse
 
-from scvi_contrastive._constants import REGISTRY_KEYS as PACKAGE_KEYS
+from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.dataloaders import UnpairedDataLoader
 from scvi_contrastive.model.biclum import BICLUM
 
@@ -130,8 +130,8 @@ def test_minibatches_hold_both_modalities_with_pairs_first(trained):
     for name in ("rna", "atac"):
         assert batch[name]["X"].shape == (16, 40)
         assert (
-            batch[name][PACKAGE_KEYS.PAIR_KEY][:8].sum() == 8
-            and batch[name][PACKAGE_KEYS.PAIR_KEY][8:].sum() == 0
+            batch[name][REGISTRY_KEYS.PAIR_KEY][:8].sum() == 8
+            and batch[name][REGISTRY_KEYS.PAIR_KEY][8:].sum() == 0
         )
     # The flagged rows are positive pairs: check them through their counts.
     aligned = {

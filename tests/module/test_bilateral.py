@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 import torch
-from scvi import REGISTRY_KEYS
 
-from scvi_contrastive._constants import REGISTRY_KEYS as PACKAGE_KEYS
+from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.module.bilateral import BilateralAlignmentModule
 
 N_FEATURES = {"rna": 12, "atac": 9}
@@ -29,7 +28,7 @@ def _batch(n=10, n_pairs=4, n_batch=1, seed=0):
         batch[name] = {
             REGISTRY_KEYS.X_KEY: torch.poisson(torch.full((n, n_features), 3.0), generator),
             REGISTRY_KEYS.BATCH_KEY: torch.randint(0, n_batch, (n, 1), generator=generator),
-            PACKAGE_KEYS.PAIR_KEY: flag,
+            REGISTRY_KEYS.PAIR_KEY: flag,
         }
     return batch
 
