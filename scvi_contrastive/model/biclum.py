@@ -19,6 +19,7 @@ from scvi.data import AnnDataManager, AnnDataManagerValidationCheck
 from scvi.data.fields import CategoricalObsField, MuDataCategoricalObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils import setup_anndata_dsp
+from scvi.utils._docstrings import devices_dsp
 from sklearn.neighbors import KNeighborsClassifier
 
 from scvi_contrastive._constants import COUNT_KEYS, LAYER_ARGS, REGISTRY_KEYS
@@ -412,6 +413,7 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         }
 
     # ------------------------------------------------------------------ training
+    @devices_dsp.dedent
     def train(
         self,
         max_epochs: int | None = None,
@@ -439,8 +441,8 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         max_epochs
             Number of passes over the larger modality. Default: 50 up to 20,000 cells, then
             fewer (down to 10 at 100,000): longer training slowly over-fits the pairs.
-        accelerator, devices
-            Lightning accelerator and devices (``"auto"``: a GPU when present).
+        %(param_accelerator)s
+        %(param_devices)s
         train_size
             Share of cells trained on; default 1.0 (alignment is transductive).
         validation_size

@@ -15,6 +15,7 @@ from mudata import MuData
 from scvi.data import AnnDataManager, AnnDataManagerValidationCheck, fields
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils import setup_anndata_dsp
+from scvi.utils._docstrings import devices_dsp
 
 from .._constants import COUNT_KEYS, LAYER_ARGS, MODALITIES, REGISTRY_KEYS
 from ..data.fields import MuDataObservedModalitiesField, count_field
@@ -283,6 +284,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         table = self.adata_manager.get_from_registry(REGISTRY_KEYS.OBSERVED_KEY)
         return np.asarray(table, dtype=np.float32)
 
+    @devices_dsp.dedent
     def train(
         self,
         max_epochs: int | None = None,
@@ -314,10 +316,8 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         n_epochs_pretrain
             Epochs before the DEC clustering phase begins; ``None`` uses half of
             ``max_epochs``.
-        accelerator
-            Lightning accelerator (``"auto"`` uses a GPU when present).
-        devices
-            Lightning devices.
+        %(param_accelerator)s
+        %(param_devices)s
         train_size
             Fraction of cells used for training (scvi's default, 0.9, when ``None``).
         validation_size
