@@ -185,29 +185,35 @@ def check_obs_columns(obs, columns: dict[str, str], where: str = "`mdata.obs`") 
             )
 
 
-def check_cells_have_counts(adata_manager, registry_keys: list[str], refuse: bool = True) -> None:
+def registered_row_sums(adata_manager, registry_keys: list[str]) -> dict[str, np.ndarray]:
+    """Per-cell totals of each registered count matrix, read once for every count check."""
+    return {key: row_sums(adata_manager.get_from_registry(key)) for key in registry_keys}
+
+
+def check_cells_have_counts(
+    obs_names: pd.Index, totals: list[np.ndarray], refuse: bool = True
+) -> None:
     """Refuse (or warn about) cells without counts in any of the registered count matrices.
 
     Such cells carry no information for the models.
 
     Parameters
     ----------
-    adata_manager
-        Manager of the registered data.
-    registry_keys
-        Registry keys of the count matrices (cells × features, aligned to the registered obs).
+    obs_names
+        Names of the registered cells.
+    totals
+        Per-cell totals of each count matrix (:func:`registered_row_sums`), aligned to
+        ``obs_names``.
     refuse
         Raise ``ValueError``; otherwise warn (for a model that embeds such cells from their
         all-zero input without numerical trouble).
 
     """
-    totals = np.zeros(adata_manager.adata.n_obs)
-    for key in registry_keys:
-        totals += row_sums(adata_manager.get_from_registry(key))
+    totals = np.sum(totals, axis=0)
     empty = np.flatnonzero(totals == 0)
     if not empty.size:
         return
-    names = list(adata_manager.adata.obs_names[empty[:5]])
+    names = list(obs_names[empty[:5]])
     message = f"{empty.size} cells have no counts in any registered modality (e.g. {names})."
     fix = "Remove them before setup, e.g. `mdata = mdata[total_counts > 0].copy()`."
     if refuse:
@@ -558,20 +564,18 @@ def check_training_arguments(
         check_count_argument(n_epochs_pretrain, "n_epochs_pretrain", 0)
 
 
-def check_modality_has_counts(adata_manager, registry_key: str, description: str) -> None:
+def check_modality_has_counts(totals: np.ndarray, description: str) -> None:
     """Raise ``ValueError`` if a registered count matrix is zero in every cell.
 
     Parameters
     ----------
-    adata_manager
-        Manager of the registered data.
-    registry_key
-        Registry key of the count matrix.
+    totals
+        Per-cell totals of the count matrix (:func:`registered_row_sums`).
     description
         How the user knows it (e.g. ``"Modality 'prot'"``).
 
     """
-    if not row_sums(adata_manager.get_from_registry(registry_key)).any():
+    if not totals.any():
         raise ValueError(
             f"{description} has no counts in any cell: it carries no information, yet the "
             "fusion would give it a share of every cell's embedding. Check that the right "

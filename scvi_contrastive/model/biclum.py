@@ -39,6 +39,7 @@ from scvi_contrastive.data.validation import (
     check_shared_cell_names,
     check_training_arguments,
     check_unique_obs_names,
+    registered_row_sums,
 )
 from scvi_contrastive.dataloaders import UnpairedDataSplitter
 from scvi_contrastive.model.query import BilateralQueryMixin
@@ -292,7 +293,8 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         adata_manager.register_fields(mdata, **kwargs)
         count_keys = [_LAYER_ARG_KEYS[arg] for arg, _ in layers.values()]
         # Unpaired ATAC gene activity often has a few empty cells; they train without trouble.
-        check_cells_have_counts(adata_manager, count_keys, refuse=False)
+        totals = registered_row_sums(adata_manager, count_keys)
+        check_cells_have_counts(adata_manager.adata.obs_names, list(totals.values()), refuse=False)
         cls.register_manager(adata_manager)
 
     @classmethod
@@ -357,7 +359,8 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         ]
         adata_manager = AnnDataManager(fields=anndata_fields, setup_method_args=setup_method_args)
         adata_manager.register_fields(adata, **kwargs)
-        check_cells_have_counts(adata_manager, [REGISTRY_KEYS.X_KEY], refuse=False)
+        totals = registered_row_sums(adata_manager, [REGISTRY_KEYS.X_KEY])
+        check_cells_have_counts(adata_manager.adata.obs_names, list(totals.values()), refuse=False)
         cls.register_manager(adata_manager)
 
     @staticmethod

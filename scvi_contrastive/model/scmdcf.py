@@ -32,6 +32,7 @@ from ..data.validation import (
     check_paired_cells,
     check_training_arguments,
     check_unique_obs_names,
+    registered_row_sums,
 )
 from ..module.fusion import TRANSFORM_KINDS, ContrastiveFusionModule
 from ..train.callbacks import with_default_callbacks
@@ -807,9 +808,10 @@ def _check_categorical_columns(
 
 def _check_registered_values(adata_manager: AnnDataManager, mod_keys: dict[str, str]) -> None:
     """Refuse empty modalities, cells without counts, and non-finite numerical covariates."""
+    totals = registered_row_sums(adata_manager, [COUNT_KEYS[m] for m in mod_keys])
     for m, mod_key in mod_keys.items():
-        check_modality_has_counts(adata_manager, COUNT_KEYS[m], f"Modality {mod_key!r}")
-    check_cells_have_counts(adata_manager, [COUNT_KEYS[m] for m in mod_keys])
+        check_modality_has_counts(totals[COUNT_KEYS[m]], f"Modality {mod_key!r}")
+    check_cells_have_counts(adata_manager.adata.obs_names, list(totals.values()))
     registry = adata_manager.data_registry
     if REGISTRY_KEYS.CONT_COVS_KEY in registry:
         check_finite(
