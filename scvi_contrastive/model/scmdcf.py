@@ -103,7 +103,11 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
       published attention fusion stays available as ``fusion="attention"``.
     - The contrastive loss moves the more reliable modality less (``asymmetric_alignment``) and
       draws its negatives within each batch (``contrastive_within_batch``), so it neither
-      pulls a clean view towards a noisy one nor learns the batch effect.
+      pulls a clean view towards a noisy one nor learns the batch effect. Likewise a
+      modality's reconstruction reshapes a more reliable modality's block of the joint
+      embedding only in proportion to the weights (``asymmetric_reconstruction``): 25,000
+      sparse peaks decoded from the joint embedding otherwise pull the RNA block away from
+      the cell types.
     - The DEC head learns its centres on the joint embedding without moving it
       (``clustering_shapes_embedding=False``), so its clusters are the model's own output
       while the embedding stays good for any number of clusters.

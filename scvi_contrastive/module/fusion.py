@@ -120,6 +120,11 @@ class ContrastiveFusionModule(BaseModuleClass):
     asymmetric_alignment
         Scale each modality's contrastive gradient by the other's share of the fusion
         weights, so the more reliable modality is moved less (``fusion="concat"`` only).
+    asymmetric_reconstruction
+        Scale the gradient each modality's reconstruction sends into another modality's block
+        of the joint embedding by ``min(1, w_own / w_other)``, so a modality with a small
+        fusion weight does not reshape a more reliable modality's embedding
+        (``fusion="concat"`` only).
     """
 
     def __init__(
@@ -147,6 +152,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         contrastive_within_batch: bool = True,
         clustering_shapes_embedding: bool = False,
         asymmetric_alignment: bool = True,
+        asymmetric_reconstruction: bool = True,
     ):
         super().__init__()
         self.modalities = [m for m in COUNT_KEYS if n_features.get(m, 0) > 0]
@@ -172,6 +178,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         self.contrastive_within_batch = contrastive_within_batch
         self.clustering_shapes_embedding = clustering_shapes_embedding
         self.asymmetric_alignment = asymmetric_alignment
+        self.asymmetric_reconstruction = asymmetric_reconstruction
 
         cat_list = [n_batch, *(n_cats_per_cov or [])]
         self.encoders = nn.ModuleDict(
@@ -317,10 +324,34 @@ class ContrastiveFusionModule(BaseModuleClass):
             library[MODALITIES.RNA] = size_factor.log()
         return {
             f"p_{m}": self._distribution(
-                m, self.decoders[m](z, *cat_list, cont=cont_covs), library[m]
+                m,
+                self.decoders[m](self._decoder_input(z, m), *cat_list, cont=cont_covs),
+                library[m],
             )
             for m in self.modalities
         }
+
+    def _decoder_input(self, z: torch.Tensor, modality: str) -> torch.Tensor:
+        """The joint embedding as ``modality``'s decoder reads it.
+
+        Unchanged in the forward pass. With ``asymmetric_reconstruction`` and the weighted
+        concatenation, the gradient that this modality's reconstruction sends into another
+        modality's block is scaled by ``min(1, w_modality / w_other)``: a modality with a
+        small fusion weight (e.g. 25,000 sparse peaks beside RNA) still trains its decoder
+        and its own encoder, but does not reshape the block of a more reliable modality.
+        """
+        weights = getattr(self.fusion, "weights", None)
+        if weights is None or not self.asymmetric_reconstruction:
+            return z
+        own = float(weights[self.modalities.index(modality)])
+        blocks = z.split(z.shape[1] // len(self.modalities), dim=1)
+        return torch.cat(
+            [
+                scale_gradient(block, min(1.0, own / max(float(w), 1e-12)))
+                for block, w in zip(blocks, weights.tolist(), strict=True)
+            ],
+            dim=1,
+        )
 
     def _distribution(self, modality: str, out: dict, log_library: torch.Tensor):
         likelihood = self.likelihoods[modality]
