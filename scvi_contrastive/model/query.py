@@ -34,7 +34,7 @@ from torch import nn
 
 from .._constants import REGISTRY_KEYS
 from ..data.safe_loading import safe_model_loading
-from ..data.validation import check_modalities_present, read_saved_registry
+from ..data.saved_model_checks import check_modalities_present, read_saved_registry
 from .saving import restore_history
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import pandas as pd
 from scvi import settings
 
 from ..data.safe_loading import UnsafeModelFileError, safe_model_loading
-from ..data.validation import check_saved_model
+from ..data.saved_model_checks import check_saved_model
 
 #: Files of the training data that ``save(save_anndata=True)`` writes beside ``model.pt``.
 _DATA_FILES = ("mdata.h5mu", "adata.h5ad")
