@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Literal
@@ -13,7 +12,6 @@ import pandas as pd
 import torch
 from anndata import AnnData
 from mudata import MuData
-from scipy import sparse
 from scvi import settings
 from scvi.data import AnnDataManager, AnnDataManagerValidationCheck
 from scvi.data.fields import CategoricalObsField, MuDataCategoricalObsField
@@ -28,7 +26,6 @@ from scvi_contrastive.data.fields import (
     MuDataObservedModalitiesField,
     count_field,
 )
-from scvi_contrastive.data.normalization import log_normalize
 from scvi_contrastive.data.validation import (
     check_cells_have_counts,
     check_in_memory,
@@ -42,13 +39,18 @@ from scvi_contrastive.data.validation import (
     registered_row_sums,
 )
 from scvi_contrastive.dataloaders import UnpairedDataSplitter
+from scvi_contrastive.model._biclum_anchors import (
+    initial_embeddings,
+    log_normalized_columns,
+    mnn_rows,
+    select_features,
+    shared_feature_pairs,
+)
 from scvi_contrastive.model.query import BilateralQueryMixin
 from scvi_contrastive.model.saving import SafeSaveLoadMixin
 from scvi_contrastive.module.bilateral import BilateralAlignmentModule
-from scvi_contrastive.tools.anchors import find_mnn_pairs, shared_neighbor_scores
-from scvi_contrastive.tools.joint_pca import column_moments, joint_pca
+from scvi_contrastive.tools.joint_pca import column_moments
 from scvi_contrastive.tools.metacells import metacell_sketch
-from scvi_contrastive.tools.optimal_transport import structural_embedding
 from scvi_contrastive.train.bilateral import MNNRefresh
 from scvi_contrastive.train.callbacks import with_default_callbacks
 from scvi_contrastive.train.plan import SyncedTrainingPlan
@@ -59,7 +61,6 @@ logger = logging.getLogger(__name__)
 #: ``setup_mudata`` layer argument → registry key of that modality's counts.
 _LAYER_ARG_KEYS = {LAYER_ARGS[m]: COUNT_KEYS[m] for m in LAYER_ARGS}
 _DEFAULT_MODALITIES = {"rna_layer": "rna", "atac_layer": "atac"}
-_TARGET_SUM = 1e4
 
 
 class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
@@ -144,14 +145,14 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         rows = self._modality_rows(self.adata_manager)
         columns = self._feature_columns()
         normalized = {
-            name: _log_normalize(
+            name: log_normalized_columns(
                 self.adata_manager.get_from_registry(count_keys[name])[rows[name]], columns[name]
             )
             for name in names
         }
         moments = {name: column_moments(x) for name, x in normalized.items()}
         pairs = shared_feature_pairs(self._features())
-        embeddings = _initial_embeddings(normalized, pairs, n_pcs)
+        embeddings = initial_embeddings(normalized, pairs, n_pcs)
         sketches = {
             name: metacell_sketch(
                 normalized[name],
@@ -177,7 +178,7 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         )
         for name in names:
             self.module.set_feature_scaling(name, *moments[name])
-        self.initial_mnn_pairs_ = _mnn_rows(embeddings, rows, mnn_k, anchor_keep)
+        self.initial_mnn_pairs_ = mnn_rows(embeddings, rows, mnn_k, anchor_keep)
         self.mnn_pairs_ = self.initial_mnn_pairs_
         self._model_summary_string = (
             f"BICLUM model: modalities {names}, {self.module.feature_pairs.shape[1]} shared "
@@ -537,7 +538,7 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         rows = self._modality_rows(self.adata_manager)
         latent = {name: self._embed(self.adata, name, r) for name, r in rows.items()}
         both = np.concatenate(
-            [self.initial_mnn_pairs_, _mnn_rows(latent, rows, self.mnn_k, self.anchor_keep)], 1
+            [self.initial_mnn_pairs_, mnn_rows(latent, rows, self.mnn_k, self.anchor_keep)], 1
         )
         self.mnn_pairs_ = np.unique(both, axis=1)
         logger.info(f"Refreshed MNN pairs: {self.mnn_pairs_.shape[1]}")
@@ -752,94 +753,6 @@ def _modality_layers(
     if len(layers) != 2:
         raise ValueError("`modalities` must name two different modalities.")
     return layers
-
-
-def select_features(
-    var_names: dict[str, Sequence[str]], feature_space: Literal["shared", "separate"]
-) -> dict[str, np.ndarray]:
-    """Features of each modality the model uses.
-
-    Parameters
-    ----------
-    var_names
-        Feature names of the two modalities, the RNA modality first.
-    feature_space
-        ``"shared"``: the features both modalities have, in the first modality's order (an
-        error if there are none). ``"separate"``: all features of each modality.
-
-    Returns
-    -------
-    Per modality, positions in its ``var_names``.
-    """
-    (first, names_a), (second, names_b) = ((n, pd.Index(v)) for n, v in var_names.items())
-    for name, names in ((first, names_a), (second, names_b)):
-        if not names.is_unique:
-            raise ValueError(
-                f"var_names of modality {name!r} are not unique; call "
-                f"`mdata.mod[{name!r}].var_names_make_unique()` before setup."
-            )
-    if feature_space == "separate":
-        return {first: np.arange(len(names_a)), second: np.arange(len(names_b))}
-    if feature_space != "shared":
-        raise ValueError(f"`feature_space` must be 'shared' or 'separate', got {feature_space!r}.")
-    shared = names_a.intersection(names_b, sort=False)
-    if len(shared) == 0:
-        raise ValueError(
-            f"Modalities {first!r} and {second!r} share no feature names. Put both in one gene "
-            "space (ATAC: `scvi_contrastive.data.gene_activity(atac, genes=rna)`; proteins: "
-            "`scvi_contrastive.data.protein_to_gene`), or pass `feature_space='separate'` to "
-            "align the cells in a learned space without feature correspondences."
-        )
-    return {first: names_a.get_indexer(shared), second: names_b.get_indexer(shared)}
-
-
-def shared_feature_pairs(features: dict[str, Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """Positions in the two modalities' feature lists of the features both have by name."""
-    names_a, names_b = (pd.Index(f) for f in features.values())
-    shared = names_a.intersection(names_b, sort=False)
-    return tuple(names.get_indexer(shared).astype(np.int64) for names in (names_a, names_b))
-
-
-def _log_normalize(counts, columns: np.ndarray) -> sparse.csr_matrix | np.ndarray:
-    """Log-normalised ``columns`` of ``counts``; the library sums only those, as the encoder's."""
-    counts = (
-        sparse.csr_matrix(counts)[:, columns] if sparse.issparse(counts) else counts[:, columns]
-    )
-    return log_normalize(counts, _TARGET_SUM, dtype=np.float32)
-
-
-def _initial_embeddings(
-    normalized: dict, pairs: tuple[np.ndarray, np.ndarray], n_pcs: int
-) -> dict[str, np.ndarray]:
-    """Shared representation the first MNN pairs (and the metacell sketches) are computed in."""
-    (first, x_a), (second, x_b) = normalized.items()
-    if len(pairs[0]) > 0:
-        z_a, z_b = joint_pca([x_a[:, pairs[0]], x_b[:, pairs[1]]], n_pcs)
-    else:
-        warnings.warn(
-            f"Modalities {first!r} and {second!r} share no features: the first positive pairs "
-            "come from matching the shape of the two data sets, which is weaker than shared "
-            "features; check the alignment.",
-            UserWarning,
-            stacklevel=settings.warnings_stacklevel,
-        )
-        z_a, z_b = structural_embedding(x_a, x_b, n_pcs)
-    return {first: z_a, second: z_b}
-
-
-def _mnn_rows(embeddings: dict, rows: dict, k: int, keep: float = 1.0) -> np.ndarray:
-    """MNN pairs of two modalities' embeddings, as a ``2 x n_pairs`` array of data rows.
-
-    Only the share ``keep`` of pairs whose cells share the most neighbours is returned
-    (:func:`~scvi_contrastive.tools.anchors.shared_neighbor_scores`).
-    """
-    (first, z_a), (second, z_b) = embeddings.items()
-    idx_a, idx_b = find_mnn_pairs(z_a, z_b, k=k)
-    if keep < 1.0 and len(idx_a) > 0:
-        scores = shared_neighbor_scores(z_a, z_b, idx_a, idx_b)
-        best = scores >= np.quantile(scores, 1.0 - keep)
-        idx_a, idx_b = idx_a[best], idx_b[best]
-    return np.stack([rows[first][idx_a], rows[second][idx_b]])
 
 
 @contextmanager
