@@ -402,10 +402,12 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         keys = ["observed", *(f"z_{m}" for m in self.module.modalities)]
         was_training = self.module.training
         self.module.eval()
-        outputs = self._inference_outputs(
-            self.adata, trainer.datamodule.train_idx, _REFRESH_BATCH_SIZE, keys
-        )
-        self.module.train(was_training)
+        try:
+            outputs = self._inference_outputs(
+                self.adata, trainer.datamodule.train_idx, _REFRESH_BATCH_SIZE, keys
+            )
+        finally:
+            self.module.train(was_training)
         outputs = {key: torch.from_numpy(value) for key, value in outputs.items()}
         trainer.lightning_module.refresh(outputs, final=final)
 
