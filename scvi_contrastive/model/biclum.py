@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
@@ -53,6 +52,7 @@ from scvi_contrastive.tools.joint_pca import column_moments
 from scvi_contrastive.tools.metacells import metacell_sketch
 from scvi_contrastive.train.bilateral import MNNRefresh
 from scvi_contrastive.train.callbacks import with_default_callbacks
+from scvi_contrastive.train.eval_mode import eval_mode
 from scvi_contrastive.train.plan import SyncedTrainingPlan
 from scvi_contrastive.train.threads import preserve_torch_threads
 
@@ -564,7 +564,7 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
             data_and_attributes={key: np.float32, REGISTRY_KEYS.BATCH_KEY: np.int64},
         )
         latent = []
-        with _eval_mode(self.module):
+        with eval_mode(self.module):
             for tensors in loader:
                 tensors[REGISTRY_KEYS.X_KEY] = tensors.pop(key)
                 inputs = self.module._get_inference_input({modality: tensors})
@@ -618,7 +618,7 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
     @torch.inference_mode()
     def get_feature_embeddings(self) -> dict[str, pd.DataFrame]:
         """Embedding of every feature of each modality (features x latent dimensions)."""
-        with _eval_mode(self.module):
+        with eval_mode(self.module):
             embeddings = self.module.feature_embeddings()
         return {
             name: pd.DataFrame(
@@ -753,14 +753,3 @@ def _modality_layers(
     if len(layers) != 2:
         raise ValueError("`modalities` must name two different modalities.")
     return layers
-
-
-@contextmanager
-def _eval_mode(module: torch.nn.Module):
-    """Evaluation mode for inference during training (e.g. a pair refresh), then restore."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield module
-    finally:
-        module.train(was_training)

@@ -36,6 +36,7 @@ from ..data.validation import (
 )
 from ..module.fusion import TRANSFORM_KINDS, ContrastiveFusionModule
 from ..train.callbacks import with_default_callbacks
+from ..train.eval_mode import eval_mode
 from ..train.fusion import ContrastiveFusionTrainingPlan
 from ..train.history import history_so_far, number_continued_epochs
 from ..train.scheduled_refresh import ScheduledRefresh
@@ -400,14 +401,10 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
     def _refresh_from_training_cells(self, trainer: pl.Trainer, final: bool) -> None:
         """Embed the training cells, in evaluation mode, and let the plan act on them."""
         keys = ["observed", *(f"z_{m}" for m in self.module.modalities)]
-        was_training = self.module.training
-        self.module.eval()
-        try:
+        with eval_mode(self.module):
             outputs = self._inference_outputs(
                 self.adata, trainer.datamodule.train_idx, _REFRESH_BATCH_SIZE, keys
             )
-        finally:
-            self.module.train(was_training)
         outputs = {key: torch.from_numpy(value) for key, value in outputs.items()}
         trainer.lightning_module.refresh(outputs, final=final)
 
