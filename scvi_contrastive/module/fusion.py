@@ -324,34 +324,36 @@ class ContrastiveFusionModule(BaseModuleClass):
             library[MODALITIES.RNA] = size_factor.log()
         return {
             f"p_{m}": self._distribution(
-                m,
-                self.decoders[m](self._decoder_input(z, m), *cat_list, cont=cont_covs),
-                library[m],
+                m, self.decoders[m](z_m, *cat_list, cont=cont_covs), library[m]
             )
-            for m in self.modalities
+            for m, z_m in zip(self.modalities, self._decoder_inputs(z), strict=True)
         }
 
-    def _decoder_input(self, z: torch.Tensor, modality: str) -> torch.Tensor:
-        """The joint embedding as ``modality``'s decoder reads it.
+    def _decoder_inputs(self, z: torch.Tensor) -> list[torch.Tensor]:
+        """The joint embedding as each modality's decoder reads it, in module order.
 
         Unchanged in the forward pass. With ``asymmetric_reconstruction`` and the weighted
-        concatenation, the gradient that this modality's reconstruction sends into another
+        concatenation, the gradient that a modality's reconstruction sends into another
         modality's block is scaled by ``min(1, w_modality / w_other)``: a modality with a
         small fusion weight (e.g. 25,000 sparse peaks beside RNA) still trains its decoder
         and its own encoder, but does not reshape the block of a more reliable modality.
         """
         weights = getattr(self.fusion, "weights", None)
         if weights is None or not self.asymmetric_reconstruction:
-            return z
-        own = float(weights[self.modalities.index(modality)])
+            return [z] * len(self.modalities)
+        # One read of the weights per step, not one per decoder and block.
+        weights = weights.tolist()
         blocks = z.split(z.shape[1] // len(self.modalities), dim=1)
-        return torch.cat(
-            [
-                scale_gradient(block, min(1.0, own / max(float(w), 1e-12)))
-                for block, w in zip(blocks, weights.tolist(), strict=True)
-            ],
-            dim=1,
-        )
+        return [
+            torch.cat(
+                [
+                    scale_gradient(block, min(1.0, own / max(w, 1e-12)))
+                    for block, w in zip(blocks, weights, strict=True)
+                ],
+                dim=1,
+            )
+            for own in weights
+        ]
 
     def _distribution(self, modality: str, out: dict, log_library: torch.Tensor):
         likelihood = self.likelihoods[modality]

@@ -8,7 +8,7 @@ from scvi_contrastive.module.fusion import ContrastiveFusionModule
 
 def _block_gradients(module, modality, n_latent=4):
     z = torch.randn(5, n_latent * len(module.modalities), requires_grad=True)
-    out = module._decoder_input(z, modality)
+    out = module._decoder_inputs(z)[module.modalities.index(modality)]
     torch.testing.assert_close(out, z)
     out.sum().backward()
     return [float(block.mean()) for block in z.grad.split(n_latent, dim=1)]
