@@ -21,6 +21,8 @@ from scvi_contrastive.hub import (
 )
 from scvi_contrastive.model import BICLUM, SCMDCF
 
+RNA_ATAC = {"rna_layer": "rna", "atac_layer": "atac"}
+
 TRAIN = {"enable_progress_bar": False, "accelerator": "cpu"}
 ANNDATA_VERSION = version("anndata")
 
@@ -76,7 +78,7 @@ def scmdcf():
 def biclum():
     scvi.settings.seed = 0
     mdata = _unpaired()
-    BICLUM.setup_mudata(mdata, labels_key="cell_type")
+    BICLUM.setup_mudata(mdata, labels_key="cell_type", modalities=RNA_ATAC)
     model = BICLUM(mdata, n_latent=6, n_hidden=16, n_metacells=8, mnn_k=5)
     model.train(max_epochs=2, batch_size=20, **TRAIN)
     return model

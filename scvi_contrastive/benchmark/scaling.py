@@ -75,7 +75,7 @@ def _setup_scmdcf(mdata: MuData):
 def _setup_biclum(mdata: MuData):
     from ..model import BICLUM
 
-    BICLUM.setup_mudata(mdata)
+    BICLUM.setup_mudata(mdata, modalities={"rna_layer": "rna", "atac_layer": "atac"})
     # Refresh the pairs when the second epoch starts, so that the boundary cost holds one.
     return BICLUM(mdata), {"mnn_refresh_every": 1, "mnn_refresh_start": 1}
 

@@ -12,25 +12,21 @@ import torch
 from anndata import AnnData
 from mudata import MuData
 from scvi import settings
-from scvi.data import AnnDataManager, AnnDataManagerValidationCheck
+from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, MuDataCategoricalObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils import setup_anndata_dsp
 from scvi.utils._docstrings import devices_dsp
 from sklearn.neighbors import KNeighborsClassifier
 
-from scvi_contrastive._constants import COUNT_KEYS, LAYER_ARGS, REGISTRY_KEYS
+from scvi_contrastive._constants import COUNT_KEYS, LAYER_ARGS, MODALITIES, REGISTRY_KEYS
 from scvi_contrastive.data.fields import (
     CountLayerField,
-    MuDataObservedModalitiesField,
-    count_field,
 )
 from scvi_contrastive.data.validation import (
     check_cells_have_counts,
     check_in_memory,
     check_indices,
-    check_layer,
-    check_modalities_keys,
     check_obs_columns,
     check_shared_cell_names,
     check_training_arguments,
@@ -44,6 +40,13 @@ from scvi_contrastive.model._biclum_anchors import (
     mnn_rows,
     select_features,
     shared_feature_pairs,
+)
+from scvi_contrastive.model._setup import (
+    SetupModality,
+    check_is_mudata,
+    count_modalities,
+    register_mudata,
+    resolve_modalities,
 )
 from scvi_contrastive.model.query import BilateralQueryMixin
 from scvi_contrastive.model.saving import SafeSaveLoadMixin
@@ -60,7 +63,7 @@ logger = logging.getLogger(__name__)
 
 #: ``setup_mudata`` layer argument → registry key of that modality's counts.
 _LAYER_ARG_KEYS = {LAYER_ARGS[m]: COUNT_KEYS[m] for m in LAYER_ARGS}
-_DEFAULT_MODALITIES = {"rna_layer": "rna", "atac_layer": "atac"}
+_MODALITIES_EXAMPLE = "{'rna_layer': 'rna', 'atac_layer': 'atac'}"
 
 
 class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
@@ -198,8 +201,8 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         protein_layer: str | None = None,
         batch_key: str | None = None,
         labels_key: str | None = None,
-        feature_space: Literal["shared", "separate"] = "shared",
         modalities: dict[str, str] | None = None,
+        feature_space: Literal["shared", "separate"] = "shared",
         partially_paired: bool = False,
         **kwargs,
     ) -> None:
@@ -242,6 +245,9 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         labels_key
             Column of ``mdata.obs`` with cell labels (may be missing for the cells of one
             modality). Not used in training; the default of :meth:`transfer_labels`.
+        %(param_modalities)s
+            Keys: ``"rna_layer"`` and one of ``"atac_layer"``, ``"protein_layer"``; values:
+            modality names in ``mdata.mod``; required, as in MULTIVI and SCMDCF.
         feature_space
             ``"shared"``: both modalities restricted to the features they share by name (an
             error if there are none). ``"separate"``: each modality keeps all its features;
@@ -249,20 +255,22 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
             shared names that loss is off and the first cell pairs come from matching the
             shape of the two data sets (see
             :func:`~scvi_contrastive.tools.optimal_transport.structural_embedding`).
-        %(param_modalities)s
-            Keys: ``"rna_layer"`` and one of ``"atac_layer"``, ``"protein_layer"``; values:
-            modality names in ``mdata.mod``. Default:
-            ``{"rna_layer": "rna", "atac_layer": "atac"}``.
         partially_paired
             Accept modalities that share only some cell names (cells measured in both plus
             cells measured in one).
         """
-        modalities = dict(_DEFAULT_MODALITIES if modalities is None else modalities)
         setup_method_args = cls._get_setup_method_args(**locals())
-        _check_modalities_keys(mdata, modalities)
-        modality_of = cls._create_modalities_attr_dict(modalities, setup_method_args)
-        layers = _modality_layers(mdata, modality_of, locals())
-        names = list(layers)
+        check_is_mudata(mdata, "{'rna': rna, 'atac': gene_activity}")
+        _, registered = resolve_modalities(
+            cls,
+            mdata,
+            modalities,
+            setup_method_args,
+            list(LAYER_ARGS.values()),
+            _MODALITIES_EXAMPLE,
+            " (batch_key and labels_key are read from mdata.obs.)",
+        )
+        names = _check_two_modalities(registered)
         _check_cells(mdata, names)
         shared = check_shared_cell_names(
             {name: mdata.mod[name].obs_names for name in names}, partially_paired
@@ -279,24 +287,17 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         if labels_key is not None and labels_key not in mdata.obs:
             raise ValueError(f"Column {labels_key!r} not found in `mdata.obs` (`labels_key`).")
         select_features({name: mdata.mod[name].var_names for name in names}, feature_space)
-        mdata_fields = [
-            MuDataCategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key, mod_key=None),
-            MuDataObservedModalitiesField(REGISTRY_KEYS.OBSERVED_KEY, names),
-        ]
-        for name, (arg, layer) in layers.items():
-            mdata_fields.append(count_field(_LAYER_ARG_KEYS[arg], mdata, name, layer))
-        adata_manager = AnnDataManager(
-            fields=mdata_fields,
-            setup_method_args=setup_method_args,
-            # The modalities hold different cells by design.
-            validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),
+        register_mudata(
+            cls,
+            mdata,
+            registered,
+            [MuDataCategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key, mod_key=None)],
+            setup_method_args,
+            # Unpaired ATAC gene activity often has a few empty cells; they train without
+            # trouble.
+            refuse_cells_without_counts=False,
+            **kwargs,
         )
-        adata_manager.register_fields(mdata, **kwargs)
-        count_keys = [_LAYER_ARG_KEYS[arg] for arg, _ in layers.values()]
-        # Unpaired ATAC gene activity often has a few empty cells; they train without trouble.
-        totals = registered_row_sums(adata_manager, count_keys)
-        check_cells_have_counts(adata_manager.adata.obs_names, list(totals.values()), refuse=False)
-        cls.register_manager(adata_manager)
 
     @classmethod
     @setup_anndata_dsp.dedent
@@ -364,9 +365,7 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         check_cells_have_counts(adata_manager.adata.obs_names, list(totals.values()), refuse=False)
         cls.register_manager(adata_manager)
 
-    @staticmethod
-    def _saved_count_modalities(registry: dict) -> dict[str, str | None]:
-        return _count_modalities(registry)
+    _saved_count_modalities = staticmethod(count_modalities)
 
     # ------------------------------------------------------------------ layout
     @property
@@ -697,19 +696,17 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
 # ---------------------------------------------------------------------- helpers
 
 
-def _check_modalities_keys(mdata: MuData, modalities: dict[str, str]) -> None:
-    """Clear errors for a wrong ``mdata`` type or ``modalities`` keys, before scvi's checks."""
-    if not isinstance(mdata, MuData):
-        raise TypeError(f"`mdata` must be a MuData, got {type(mdata).__name__}.")
-    check_modalities_keys(
-        modalities, list(_LAYER_ARG_KEYS), " (batch_key and labels_key are read from mdata.obs.)"
-    )
-    others = [arg for arg in ("atac_layer", "protein_layer") if arg in modalities]
-    if "rna_layer" not in modalities or len(others) != 1:
+def _check_two_modalities(registered: dict[str, SetupModality]) -> list[str]:
+    """The two modality names (RNA first), or a ``ValueError`` naming the fix."""
+    names = [modality.name for modality in registered.values()]
+    if MODALITIES.RNA not in registered or len(registered) != 2:
         raise ValueError(
             "`modalities` must map 'rna_layer' and exactly one of 'atac_layer', 'protein_layer' "
-            f"to modality names, got {modalities}."
+            f"to modality names, e.g. {_MODALITIES_EXAMPLE}."
         )
+    if len(set(names)) != 2:
+        raise ValueError("`modalities` must name two different modalities.")
+    return names
 
 
 def _check_cells(mdata: MuData, names: list[str]) -> None:
@@ -729,27 +726,3 @@ def _holds_out_cells(train_size: float | None, validation_size: float | None) ->
     if validation_size is not None:
         return validation_size > 0
     return train_size is not None and train_size < 1
-
-
-def _count_modalities(registry: dict) -> dict[str, str | None]:
-    """Registry key of each modality's counts → that modality (``None``: the AnnData form)."""
-    modalities = registry["setup_args"].get("modalities")
-    if modalities is None:
-        return {REGISTRY_KEYS.X_KEY: None}
-    return {key: modalities[arg] for arg, key in _LAYER_ARG_KEYS.items() if arg in modalities}
-
-
-def _modality_layers(
-    mdata: MuData, modality_of: dict[str, str | None], arguments: dict
-) -> dict[str, tuple[str, str | None]]:
-    """Per modality (RNA first): its layer argument of ``setup_mudata`` and that layer."""
-    layers = {}
-    for arg in _LAYER_ARG_KEYS:
-        name = modality_of[arg]
-        if name is None:
-            continue
-        check_layer(mdata, name, arguments[arg], arg)
-        layers[name] = (arg, arguments[arg])
-    if len(layers) != 2:
-        raise ValueError("`modalities` must name two different modalities.")
-    return layers

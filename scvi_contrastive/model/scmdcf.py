@@ -12,27 +12,20 @@ import pandas as pd
 import scvi
 import torch
 from mudata import MuData
-from scvi.data import AnnDataManager, AnnDataManagerValidationCheck, fields
+from scvi.data import fields
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils import setup_anndata_dsp
 from scvi.utils._docstrings import devices_dsp
 
 from .._constants import COUNT_KEYS, LAYER_ARGS, MODALITIES, REGISTRY_KEYS
-from ..data.fields import MuDataObservedModalitiesField, count_field
 from ..data.input_transform import batch_feature_means, fit_input_transform
 from ..data.validation import (
-    check_cells_have_counts,
-    check_finite,
     check_in_memory,
     check_indices,
-    check_layer,
-    check_modalities_keys,
-    check_modality_has_counts,
     check_obs_columns,
     check_paired_cells,
     check_training_arguments,
     check_unique_obs_names,
-    registered_row_sums,
 )
 from ..module.fusion import TRANSFORM_KINDS, ContrastiveFusionModule
 from ..train.callbacks import with_default_callbacks
@@ -40,6 +33,13 @@ from ..train.eval_mode import eval_mode
 from ..train.fusion import ContrastiveFusionTrainingPlan
 from ..train.history import history_so_far, number_continued_epochs
 from ..train.scheduled_refresh import ScheduledRefresh
+from ._setup import (
+    SetupModality,
+    check_is_mudata,
+    count_modalities,
+    register_mudata,
+    resolve_modalities,
+)
 from .query import QueryMappingMixin
 from .saving import SafeSaveLoadMixin
 
@@ -64,6 +64,7 @@ _MODALITY_ARGS = [
     "categorical_covariate_keys",
     "continuous_covariate_keys",
 ]
+_MODALITIES_EXAMPLE = "{'rna_layer': 'rna', 'protein_layer': 'prot'}"
 
 
 def default_max_epochs(n_cells: int) -> int:
@@ -641,9 +642,7 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
             )
         return mapping.index(category)
 
-    @staticmethod
-    def _saved_count_modalities(registry: dict) -> dict[str, str]:
-        return _count_modalities(registry)
+    _saved_count_modalities = staticmethod(count_modalities)
 
     @classmethod
     def setup_anndata(cls, adata, *args, **kwargs):
@@ -662,8 +661,8 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         cls,
         mdata: MuData,
         rna_layer: str | None = None,
-        protein_layer: str | None = None,
         atac_layer: str | None = None,
+        protein_layer: str | None = None,
         batch_key: str | None = None,
         size_factor_key: str | None = None,
         categorical_covariate_keys: list[str] | None = None,
@@ -694,10 +693,10 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         %(param_mdata)s
         rna_layer
             RNA layer of raw counts; ``None`` uses ``.X`` of the RNA modality.
-        protein_layer
-            Protein layer of raw counts; ``None`` uses ``.X`` of the protein modality.
         atac_layer
             ATAC layer of raw counts; ``None`` uses ``.X`` of the ATAC modality.
+        protein_layer
+            Protein layer of raw counts; ``None`` uses ``.X`` of the protein modality.
         %(param_batch_key)s
         size_factor_key
             Column of ``.obs`` with RNA size factors, used instead of the observed library size.
@@ -713,86 +712,61 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         ... )
         """
         setup_method_args = cls._get_setup_method_args(**locals())
-        if not isinstance(mdata, MuData):
-            raise TypeError(
-                f"`mdata` must be a MuData, got {type(mdata).__name__}. Build one with "
-                "`mudata.MuData({'rna': rna, 'prot': prot})`."
-            )
-        if modalities is None:
-            raise ValueError(
-                "`modalities` is required, e.g. {'rna_layer': 'rna', 'protein_layer': 'prot'}."
-            )
-        check_modalities_keys(modalities, _MODALITY_ARGS)
-        modalities = cls._create_modalities_attr_dict(modalities, setup_method_args)
-        mod_keys = {m: getattr(modalities, arg) for m, arg in LAYER_ARGS.items()}
-        mod_keys = {m: k for m, k in mod_keys.items() if k is not None}
-        all_layers = {
-            MODALITIES.RNA: rna_layer,
-            MODALITIES.PROTEIN: protein_layer,
-            MODALITIES.ATAC: atac_layer,
-        }
-        _validate_mudata(mdata, mod_keys, all_layers)
+        check_is_mudata(mdata, "{'rna': rna, 'prot': prot}")
+        modality_of, registered = resolve_modalities(
+            cls, mdata, modalities, setup_method_args, _MODALITY_ARGS, _MODALITIES_EXAMPLE
+        )
+        _validate_mudata(mdata, registered)
         _check_categorical_columns(
-            mdata, modalities, batch_key, list(categorical_covariate_keys or [])
+            mdata, modality_of, batch_key, list(categorical_covariate_keys or [])
+        )
+        register_mudata(
+            cls,
+            mdata,
+            registered,
+            [
+                fields.MuDataCategoricalObsField(
+                    REGISTRY_KEYS.BATCH_KEY, batch_key, mod_key=modality_of.batch_key
+                ),
+                fields.MuDataNumericalObsField(
+                    REGISTRY_KEYS.SIZE_FACTOR_KEY,
+                    size_factor_key,
+                    mod_key=modality_of.size_factor_key,
+                    required=False,
+                ),
+                fields.MuDataCategoricalJointObsField(
+                    REGISTRY_KEYS.CAT_COVS_KEY,
+                    categorical_covariate_keys,
+                    mod_key=modality_of.categorical_covariate_keys,
+                ),
+                fields.MuDataNumericalJointObsField(
+                    REGISTRY_KEYS.CONT_COVS_KEY,
+                    continuous_covariate_keys,
+                    mod_key=modality_of.continuous_covariate_keys,
+                ),
+            ],
+            setup_method_args,
+            **kwargs,
         )
 
-        mudata_fields = [
-            fields.MuDataCategoricalObsField(
-                REGISTRY_KEYS.BATCH_KEY, batch_key, mod_key=modalities.batch_key
-            ),
-            fields.MuDataNumericalObsField(
-                REGISTRY_KEYS.SIZE_FACTOR_KEY,
-                size_factor_key,
-                mod_key=modalities.size_factor_key,
-                required=False,
-            ),
-            fields.MuDataCategoricalJointObsField(
-                REGISTRY_KEYS.CAT_COVS_KEY,
-                categorical_covariate_keys,
-                mod_key=modalities.categorical_covariate_keys,
-            ),
-            fields.MuDataNumericalJointObsField(
-                REGISTRY_KEYS.CONT_COVS_KEY,
-                continuous_covariate_keys,
-                mod_key=modalities.continuous_covariate_keys,
-            ),
-            MuDataObservedModalitiesField(REGISTRY_KEYS.OBSERVED_KEY, list(mod_keys.values())),
-        ]
-        mudata_fields += [
-            count_field(COUNT_KEYS[m], mdata, mod_key, all_layers[m])
-            for m, mod_key in mod_keys.items()
-        ]
-        adata_manager = AnnDataManager(
-            fields=mudata_fields,
-            setup_method_args=setup_method_args,
-            # Partially measured modalities are aligned by the count fields themselves.
-            validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),
-        )
-        adata_manager.register_fields(mdata, **kwargs)
-        _check_registered_values(adata_manager, mod_keys)
-        cls.register_manager(adata_manager)
 
-
-def _validate_mudata(
-    mdata: MuData, mod_keys: dict[str, str], layers: dict[str, str | None]
-) -> None:
-    if len(mod_keys) < 2:
+def _validate_mudata(mdata: MuData, registered: dict[str, SetupModality]) -> None:
+    if len(registered) < 2:
         raise ValueError(
-            "SCMDCF integrates at least two modalities; name them in `modalities`, e.g. "
-            "{'rna_layer': 'rna', 'protein_layer': 'prot'}."
+            f"SCMDCF integrates at least two modalities; name them in `modalities`, e.g. "
+            f"{_MODALITIES_EXAMPLE}."
         )
     check_in_memory(mdata, "`mdata`")
     if mdata.n_obs == 0:
         raise ValueError("`mdata` has no cells; check the filtering that produced it.")
     check_unique_obs_names(mdata)
-    for m, mod_key in mod_keys.items():
-        check_layer(mdata, mod_key, layers[m], LAYER_ARGS[m])
-        if not mdata.mod[mod_key].obs_names.isin(mdata.obs_names).all():
+    for modality in registered.values():
+        if not mdata.mod[modality.name].obs_names.isin(mdata.obs_names).all():
             raise ValueError(
-                f"Modality {mod_key!r} holds cells missing from `mdata.obs`; call "
+                f"Modality {modality.name!r} holds cells missing from `mdata.obs`; call "
                 "`mdata.update()` after changing modalities."
             )
-    check_paired_cells({k: mdata.mod[k].obs_names for k in mod_keys.values()})
+    check_paired_cells({m.name: mdata.mod[m.name].obs_names for m in registered.values()})
 
 
 def _check_categorical_columns(
@@ -807,35 +781,3 @@ def _check_categorical_columns(
         obs = mdata.obs if mod_key is None else mdata.mod[mod_key].obs
         where = "`mdata.obs`" if mod_key is None else f"`mdata.mod[{mod_key!r}].obs`"
         check_obs_columns(obs, dict.fromkeys(columns, argument), where)
-
-
-def _check_registered_values(adata_manager: AnnDataManager, mod_keys: dict[str, str]) -> None:
-    """Refuse empty modalities, cells without counts, and non-finite numerical covariates."""
-    totals = registered_row_sums(adata_manager, [COUNT_KEYS[m] for m in mod_keys])
-    for m, mod_key in mod_keys.items():
-        check_modality_has_counts(totals[COUNT_KEYS[m]], f"Modality {mod_key!r}")
-    check_cells_have_counts(adata_manager.adata.obs_names, list(totals.values()))
-    registry = adata_manager.data_registry
-    if REGISTRY_KEYS.CONT_COVS_KEY in registry:
-        check_finite(
-            np.asarray(adata_manager.get_from_registry(REGISTRY_KEYS.CONT_COVS_KEY), dtype=float),
-            "`continuous_covariate_keys`",
-        )
-    if REGISTRY_KEYS.SIZE_FACTOR_KEY in registry:
-        size_factors = np.asarray(adata_manager.get_from_registry(REGISTRY_KEYS.SIZE_FACTOR_KEY))
-        check_finite(size_factors.astype(float), "`size_factor_key`")
-        if (size_factors <= 0).any():
-            raise ValueError(
-                "`size_factor_key` holds zero or negative size factors; they must be positive "
-                "(they enter the likelihood through their logarithm)."
-            )
-
-
-def _count_modalities(registry: dict) -> dict[str, str]:
-    """Registry key of each registered modality's counts → name of that modality."""
-    modalities = registry["setup_args"]["modalities"]
-    return {
-        COUNT_KEYS[m]: modalities[arg]
-        for m, arg in LAYER_ARGS.items()
-        if modalities.get(arg) is not None
-    }

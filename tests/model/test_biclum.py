@@ -10,6 +10,8 @@ from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.dataloaders import UnpairedDataLoader
 from scvi_contrastive.model.biclum import BICLUM
 
+RNA_ATAC = {"rna_layer": "rna", "atac_layer": "atac"}
+
 SMALL = {"n_latent": 8, "n_hidden": 32, "n_metacells": 16, "mnn_k": 10}
 QUIET = {"accelerator": "cpu", "enable_progress_bar": False}
 
@@ -53,7 +55,9 @@ def _iid(n_cells=200, n_genes=30):
 def trained():
     scvi.settings.seed = 0
     mdata = _structured()
-    BICLUM.setup_mudata(mdata, rna_layer="counts", atac_layer="counts", labels_key="cell_type")
+    BICLUM.setup_mudata(
+        mdata, rna_layer="counts", atac_layer="counts", labels_key="cell_type", modalities=RNA_ATAC
+    )
     model = BICLUM(mdata, **SMALL)
     model.train(max_epochs=15, batch_size=32, mnn_refresh_every=5, **QUIET)
     return model
@@ -63,7 +67,7 @@ def test_setup_adds_documented_entries_and_leaves_data_alone():
     mdata = _iid()
     before = {name: mdata.mod[name].X.copy() for name in mdata.mod}
     obsm_before, uns_before = set(mdata.obsm), set(mdata.uns)
-    BICLUM.setup_mudata(mdata, batch_key="batch")
+    BICLUM.setup_mudata(mdata, batch_key="batch", modalities=RNA_ATAC)
     assert set(mdata.obsm) - obsm_before == {
         "_scvi_contrastive_observed",
         "_scvi_contrastive_rna",
@@ -84,7 +88,7 @@ def test_setup_adds_documented_entries_and_leaves_data_alone():
 
 def test_training_lowers_the_loss_and_logs_each_term():
     mdata = _iid()
-    BICLUM.setup_mudata(mdata, batch_key="batch")
+    BICLUM.setup_mudata(mdata, batch_key="batch", modalities=RNA_ATAC)
     model = BICLUM(mdata, **SMALL)
     model.train(max_epochs=12, batch_size=32, **QUIET)
     history = model.history
@@ -202,7 +206,7 @@ def test_paired_cells_are_embedded_from_both_modalities():
     adata = scvi.data.synthetic_iid(batch_size=60, n_genes=20, n_proteins=0, n_regions=0)
     adata.obs_names = [f"c{i}" for i in range(adata.n_obs)]
     mdata = md.MuData({"rna": adata.copy(), "atac": adata.copy()})
-    BICLUM.setup_mudata(mdata)
+    BICLUM.setup_mudata(mdata, modalities=RNA_ATAC)
     model = BICLUM(mdata, **SMALL)
     model.train(max_epochs=2, batch_size=32, **QUIET)
     z_rna = model.get_latent_representation(modality="rna")
@@ -215,8 +219,8 @@ def test_modalities_without_shared_features():
     mdata.mod["atac"].var_names = [f"peak{j}" for j in range(40)]
     mdata.update()
     with pytest.raises(ValueError, match=r"share no feature names.*feature_space='separate'"):
-        BICLUM.setup_mudata(mdata)
-    BICLUM.setup_mudata(mdata, feature_space="separate")
+        BICLUM.setup_mudata(mdata, modalities=RNA_ATAC)
+    BICLUM.setup_mudata(mdata, feature_space="separate", modalities=RNA_ATAC)
     with pytest.warns(UserWarning, match="share no features"):
         model = BICLUM(mdata, **SMALL)
     assert not model.module.has_feature_pairs
@@ -241,7 +245,9 @@ def _with_bad_counts(kind):
 )
 def test_bad_counts_name_the_layer(kind, match):
     with pytest.raises(ValueError, match=match):
-        BICLUM.setup_mudata(_with_bad_counts(kind), rna_layer="counts", atac_layer="counts")
+        BICLUM.setup_mudata(
+            _with_bad_counts(kind), rna_layer="counts", atac_layer="counts", modalities=RNA_ATAC
+        )
 
 
 @pytest.mark.parametrize(
@@ -253,11 +259,14 @@ def test_bad_counts_name_the_layer(kind, match):
         ({"modalities": {"rna_layer": "rna"}}, "exactly one of 'atac_layer', 'protein_layer'"),
         ({"batch_key": "donor"}, "'donor' not found"),
         ({"feature_space": "union"}, "feature_space"),
+        ({"modalities": None}, r"`modalities` is required, e.g. \{'rna_layer'"),
     ],
 )
 def test_setup_errors_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        BICLUM.setup_mudata(_structured(n_rna=20, n_other=20), **kwargs)
+        BICLUM.setup_mudata(
+            _structured(n_rna=20, n_other=20), **{"modalities": RNA_ATAC, **kwargs}
+        )
 
 
 def test_setup_mudata_requires_a_mudata():
@@ -338,7 +347,7 @@ def test_pbmc_multiome_with_hidden_pairs():
     rna.obs_names = [f"rna_{i}" for i in range(rna.n_obs)]
     activity.obs_names = [f"atac_{i}" for i in range(rna.n_obs)]
     mdata = md.MuData({"rna": rna, "atac": activity})
-    BICLUM.setup_mudata(mdata, rna_layer="counts")
+    BICLUM.setup_mudata(mdata, rna_layer="counts", modalities=RNA_ATAC)
     model = BICLUM(mdata)
     model.train(max_epochs=30, **QUIET)
     z_rna = model.get_latent_representation(modality="rna")[: rna.n_obs]
@@ -351,7 +360,7 @@ def test_pbmc_multiome_with_hidden_pairs():
 def test_anchor_keep_filters_the_initial_pairs():
     scvi.settings.seed = 0
     mdata = _structured()
-    BICLUM.setup_mudata(mdata, rna_layer="counts", atac_layer="counts")
+    BICLUM.setup_mudata(mdata, rna_layer="counts", atac_layer="counts", modalities=RNA_ATAC)
     every = BICLUM(mdata, **SMALL, anchor_keep=1.0).initial_mnn_pairs_
     half = BICLUM(mdata, **SMALL, anchor_keep=0.5).initial_mnn_pairs_
     assert set(zip(*half, strict=True)) < set(zip(*every, strict=True))

@@ -11,6 +11,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from scvi_contrastive.data import read_cite_seq
 from scvi_contrastive.model import BICLUM, SCMDCF
 
+RNA_ATAC = {"rna_layer": "rna", "atac_layer": "atac"}
+
 # k-means instead of Leiden to initialise the DEC head: faster, and scanpy's neighbour search
 # would raise torch's thread count in the test worker.
 TRAIN = {"enable_progress_bar": False, "accelerator": "cpu"}
@@ -145,7 +147,7 @@ def test_biclum_query_mapping_adapts_the_new_batch_only():
     scvi.settings.seed = 0
     reference = _unpaired_batch("reference", seed=1)
     query = _unpaired_batch("query", seed=2)
-    BICLUM.setup_mudata(reference, batch_key="batch", labels_key="cell_type")
+    BICLUM.setup_mudata(reference, batch_key="batch", labels_key="cell_type", modalities=RNA_ATAC)
     model = BICLUM(reference, n_latent=8, n_hidden=32, n_metacells=16, mnn_k=10)
     model.train(max_epochs=10, batch_size=32, **TRAIN)
     with pytest.raises(ValueError, match=r"'query'.*BICLUM\.load_query_data"):
@@ -174,7 +176,7 @@ def test_biclum_query_smaller_than_the_sketch_is_refused():
     scvi.settings.seed = 0
     reference = _unpaired_batch("reference", seed=1)
     query = _unpaired_batch("query", seed=2, n_atac=10)
-    BICLUM.setup_mudata(reference, batch_key="batch")
+    BICLUM.setup_mudata(reference, batch_key="batch", modalities=RNA_ATAC)
     model = BICLUM(reference, n_latent=8, n_hidden=16, n_metacells=16)
     with pytest.raises(ValueError, match=r"'atac' holds 10 cells.*at least 16"):
         BICLUM.load_query_data(query, model)

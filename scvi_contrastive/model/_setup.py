@@ -1,0 +1,175 @@
+"""The one MuData registration path of both models: check, resolve ``modalities``, register.
+
+``SCMDCF.setup_mudata`` and ``BICLUM.setup_mudata`` take their arguments in MULTIVI's order
+(``rna_layer``, ``atac_layer``, ``protein_layer``, ``batch_key``, ...) and follow its rule
+for ``modalities``: required, mapping each setup argument to a modality of ``mdata.mod``.
+Each model adds only what is its own (SCMDCF: covariates and size factors; BICLUM: how many
+cells the two modalities share); the checks, the count fields of
+:mod:`scvi_contrastive.data.fields` and scvi's :class:`~scvi.data.AnnDataManager` are
+called from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+from mudata import MuData
+from scvi.data import AnnDataManager, AnnDataManagerValidationCheck
+
+from .._constants import COUNT_KEYS, LAYER_ARGS, REGISTRY_KEYS
+from ..data.fields import MuDataObservedModalitiesField, count_field
+from ..data.validation import (
+    check_cells_have_counts,
+    check_finite,
+    check_layer,
+    check_modalities_keys,
+    check_modality_has_counts,
+    registered_row_sums,
+)
+
+
+class SetupModality(NamedTuple):
+    """One modality named in ``modalities``: where its counts are and what they register as."""
+
+    #: Key of the modality in ``mdata.mod``.
+    name: str
+    #: Layer of raw counts (``None``: ``.X``).
+    layer: str | None
+    #: Registry key of its counts.
+    count_key: str
+
+
+def check_is_mudata(mdata, example: str) -> None:
+    """Raise ``TypeError`` unless ``mdata`` is a MuData; ``example`` shows how to build one."""
+    if not isinstance(mdata, MuData):
+        raise TypeError(
+            f"`mdata` must be a MuData, got {type(mdata).__name__}. Build one with "
+            f"`mudata.MuData({example})`."
+        )
+
+
+def resolve_modalities(
+    model_cls,
+    mdata: MuData,
+    modalities: dict[str, str] | None,
+    setup_method_args: dict,
+    allowed: Sequence[str],
+    example: str,
+    note: str = "",
+):
+    """The ``modalities`` argument checked, as scvi's attrdict, and the modalities it names.
+
+    Parameters
+    ----------
+    model_cls
+        The model class whose ``setup_mudata`` is running.
+    mdata
+        The MuData being set up.
+    modalities
+        The ``modalities`` argument (required).
+    setup_method_args
+        ``model_cls._get_setup_method_args(**locals())`` of that ``setup_mudata``.
+    allowed
+        Setup arguments ``modalities`` may map.
+    example
+        A valid ``modalities`` for the messages.
+    note
+        Appended to the message about unknown keys.
+
+    Returns
+    -------
+    scvi's attrdict (setup argument → modality or ``None``) and, for each modality kind
+    (:data:`~scvi_contrastive._constants.MODALITIES`, in that order) given a layer argument,
+    its :class:`SetupModality`.
+    """
+    if modalities is None:
+        raise ValueError(f"`modalities` is required, e.g. {example}.")
+    check_modalities_keys(modalities, allowed, note)
+    modality_of = model_cls._create_modalities_attr_dict(modalities, setup_method_args)
+    arguments = setup_method_args["setup_args"]
+    registered = {}
+    for kind, arg in LAYER_ARGS.items():
+        name = getattr(modality_of, arg)
+        if name is not None:
+            check_layer(mdata, name, arguments[arg], arg)
+            registered[kind] = SetupModality(name, arguments[arg], COUNT_KEYS[kind])
+    return modality_of, registered
+
+
+def register_mudata(
+    model_cls,
+    mdata: MuData,
+    registered: dict[str, SetupModality],
+    fields: list,
+    setup_method_args: dict,
+    refuse_cells_without_counts: bool = True,
+    **kwargs,
+) -> AnnDataManager:
+    """Register ``fields``, which cells each modality holds and their counts; check the values.
+
+    Modalities may hold different cells (mudata allows it): scvi's check that every modality
+    holds every cell is off, and the count fields align each modality to ``mdata.obs``. After
+    registration, a modality without any count is refused, cells without counts in every
+    modality are refused (``refuse_cells_without_counts``) or warned about, and registered
+    continuous covariates and size factors must be finite (size factors positive).
+
+    Returns
+    -------
+    The :class:`~scvi.data.AnnDataManager`, already registered with ``model_cls``.
+    """
+    names = [modality.name for modality in registered.values()]
+    fields = [
+        *fields,
+        MuDataObservedModalitiesField(REGISTRY_KEYS.OBSERVED_KEY, names),
+        *(count_field(m.count_key, mdata, m.name, m.layer) for m in registered.values()),
+    ]
+    adata_manager = AnnDataManager(
+        fields=fields,
+        setup_method_args=setup_method_args,
+        validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),
+    )
+    adata_manager.register_fields(mdata, **kwargs)
+    totals = registered_row_sums(adata_manager, [m.count_key for m in registered.values()])
+    for modality in registered.values():
+        check_modality_has_counts(totals[modality.count_key], f"Modality {modality.name!r}")
+    check_cells_have_counts(
+        adata_manager.adata.obs_names, list(totals.values()), refuse=refuse_cells_without_counts
+    )
+    _check_numerical_covariates(adata_manager)
+    model_cls.register_manager(adata_manager)
+    return adata_manager
+
+
+def _check_numerical_covariates(adata_manager: AnnDataManager) -> None:
+    registry = adata_manager.data_registry
+    if REGISTRY_KEYS.CONT_COVS_KEY in registry:
+        check_finite(
+            np.asarray(adata_manager.get_from_registry(REGISTRY_KEYS.CONT_COVS_KEY), dtype=float),
+            "`continuous_covariate_keys`",
+        )
+    if REGISTRY_KEYS.SIZE_FACTOR_KEY in registry:
+        size_factors = np.asarray(adata_manager.get_from_registry(REGISTRY_KEYS.SIZE_FACTOR_KEY))
+        check_finite(size_factors.astype(float), "`size_factor_key`")
+        if (size_factors <= 0).any():
+            raise ValueError(
+                "`size_factor_key` holds zero or negative size factors; they must be positive "
+                "(they enter the likelihood through their logarithm)."
+            )
+
+
+def count_modalities(registry: dict) -> dict[str, str | None]:
+    """Registry key of each registered modality's counts → that modality's name.
+
+    ``{REGISTRY_KEYS.X_KEY: None}`` for data registered without ``modalities`` (BICLUM's
+    AnnData form).
+    """
+    modalities = registry["setup_args"].get("modalities")
+    if modalities is None:
+        return {REGISTRY_KEYS.X_KEY: None}
+    return {
+        COUNT_KEYS[kind]: modalities[arg]
+        for kind, arg in LAYER_ARGS.items()
+        if modalities.get(arg) is not None
+    }
