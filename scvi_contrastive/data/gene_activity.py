@@ -9,14 +9,14 @@ Where gene coordinates are not at hand but a gene -> peak link table is (Cell Ra
 
 All coordinates are 0-based and half-open, as in BED files and peak names written by Cell Ranger
 (``chr1:100-200`` covers bases 100 ... 199). GTF/GFF files are 1-based and closed; they are
-converted on reading.
+converted on reading. Reading and checking peak and gene coordinates is the job of
+:mod:`scvi_contrastive.data.genomic_coordinates`; this module turns them into gene regions,
+finds the overlapping peaks and sums their counts.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import re
 import warnings
 
 import anndata as ad
@@ -26,27 +26,16 @@ import pandas as pd
 from scipy import sparse
 from scvi import settings
 
+from .genomic_coordinates import (
+    UNKNOWN_STRAND,
+    GeneAnnotation,
+    gene_table,
+    match_chrom_names,
+    peak_table,
+)
 from .validation import check_counts
 
 logger = logging.getLogger(__name__)
-
-# "chr1:100-200" (Cell Ranger), "chr1-100-200" (10x/Signac), "chr1_100_200" (ArchR). The lazy
-# chromosome group lets contig names that contain "_" or "-" (chrUn_KI270742v1) still parse.
-# Signed numbers, so that a negative start is reported rather than read as part of the chrom.
-_INTERVAL = re.compile(r"^(?P<chrom>.+?)[:_-](?P<start>-?\d+)[_-](?P<end>-?\d+)$")
-# One attribute of a GTF (key "value";) or GFF3 (key=value;) line.
-_ATTRIBUTE = r'(?:^|;)\s*{key}[ =]"?(?P<value>[^";]+)"?'
-# Attributes tried, in order, for a gene's name in a GTF/GFF file.
-_GENE_NAME_KEYS = ("gene_name", "Name", "gene_id", "ID")
-_GENE_ID_KEYS = ("gene_id", "ID")
-_STRANDS = {"+": "+", "-": "-", "1": "+", "-1": "-", "1.0": "+", "-1.0": "-"}
-_UNKNOWN_STRAND = "."
-# Counts are validated in slices of this many stored values, so the check never holds more than
-# one slice of temporaries on top of a 10^5 x 10^5 matrix.
-_GTF_CHUNK_ROWS = 500_000
-_COORDS = ["chrom", "start", "end"]
-
-GeneAnnotation = str | os.PathLike | pd.DataFrame | ad.AnnData
 
 
 def gene_activity(
@@ -180,8 +169,8 @@ def gene_activity(
     counts = _counts_matrix(atac, layer)
     if links is not None:
         return _activity_from_links(atac, counts, links, layer)
-    peaks = _peak_table(atac, chrom_col, start_col, end_col)
-    annotation = _gene_table(
+    peaks = peak_table(atac, chrom_col, start_col, end_col)
+    annotation = gene_table(
         genes, chrom_col, start_col, end_col, strand_col, interval_col, gene_name_col
     )
     unplaced = annotation["chrom"].isna().to_numpy()
@@ -194,7 +183,7 @@ def gene_activity(
         )
         annotation = annotation[~unplaced]
     annotation = annotation.astype({"start": np.int64, "end": np.int64})
-    annotation = _match_chrom_names(peaks, annotation, harmonize_chrom)
+    annotation = match_chrom_names(peaks, annotation, harmonize_chrom)
     regions = _gene_regions(annotation, upstream, downstream, gene_body)
     peak_idx, gene_idx = _overlapping_pairs(peaks, regions)
 
@@ -218,7 +207,7 @@ def gene_activity(
         "gene_body": gene_body,
         "layer": "X" if layer is None else layer,
         "coordinates": "0-based half-open (BED)",
-        "n_genes_unknown_strand": int((annotation["strand"] == _UNKNOWN_STRAND).sum()),
+        "n_genes_unknown_strand": int((annotation["strand"] == UNKNOWN_STRAND).sum()),
         "peak_gene": pd.DataFrame(
             {
                 "peak": atac.var_names.to_numpy()[peak_idx].astype(str),
@@ -308,6 +297,7 @@ def _sum_dtype(dtype: np.dtype) -> np.dtype:
 
 
 def _check_extension(upstream: int, downstream: int) -> None:
+    """Reject flanks that are not non-negative integers (bases), before any work."""
     for name, value in (("upstream", upstream), ("downstream", downstream)):
         if not isinstance(value, int | np.integer) or value < 0:
             raise ValueError(f"`{name}` must be a non-negative integer (bases), got {value!r}.")
@@ -333,193 +323,6 @@ def _counts_matrix(atac: ad.AnnData, layer: str | None) -> sparse.csr_matrix:
         "Gene activity sums raw peak counts: pass `layer=` naming the raw counts of `atac`.",
     )
     return matrix
-
-
-def _peak_table(atac: ad.AnnData, chrom_col: str, start_col: str, end_col: str) -> pd.DataFrame:
-    names = pd.Series(atac.var_names.to_numpy(), dtype=object)
-    columns = [chrom_col, start_col, end_col]
-    if all(col in atac.var.columns for col in columns):
-        table = atac.var[columns].set_axis(_COORDS, axis=1).reset_index(drop=True)
-        source = f"`atac.var` columns {columns}"
-    else:
-        table, source = _parse_intervals(names), "peak names (`atac.var_names`)"
-    peaks = _validated(table, names, "atac", source, allow_missing=False)
-    return peaks.astype({"start": np.int64, "end": np.int64})
-
-
-def _parse_intervals(strings: pd.Series) -> pd.DataFrame:
-    """Split ``chr:start-end`` strings into chrom/start/end; missing entries give NaN rows."""
-    present = strings.notna() & ~strings.astype(str).str.strip().isin(["", "NA", "nan"])
-    parsed = strings.astype(str).str.extract(_INTERVAL)
-    # Entries that are there but do not parse get chrom "" so validation reports them.
-    parsed.loc[present & parsed["chrom"].isna(), "chrom"] = ""
-    return parsed
-
-
-def _validated(
-    table: pd.DataFrame, names: pd.Series, argument: str, source: str, allow_missing: bool
-) -> pd.DataFrame:
-    """Check a chrom/start/end table; rows with no coordinate at all are kept as NaN."""
-    missing = table.isna().all(axis=1).to_numpy()
-    starts = pd.to_numeric(table["start"], errors="coerce")
-    ends = pd.to_numeric(table["end"], errors="coerce")
-    problems = {
-        "missing coordinates": missing if not allow_missing else np.zeros_like(missing),
-        "unparseable coordinates": ~missing & (table["chrom"].isna() | (table["chrom"] == "")),
-        "non-integer start or end": ~missing
-        & (starts.isna() | ends.isna() | (starts % 1 != 0) | (ends % 1 != 0)),
-        "a negative start": starts < 0,
-        "start > end": starts > ends,
-    }
-    for what, rows in problems.items():
-        rows = np.asarray(rows, dtype=bool)
-        if rows.any():
-            raise ValueError(
-                f"{int(rows.sum())} intervals of `{argument}` ({source}) have {what}, e.g. "
-                f"{names[rows].head(3).tolist()}. Write coordinates as 'chr1:100-200' (or "
-                "'chr1-100-200', 'chr1_100_200') or chrom/start/end columns, 0-based "
-                "half-open with 0 <= start <= end; fix or drop these entries."
-            )
-    return pd.DataFrame(
-        {
-            "chrom": table["chrom"].map(str, na_action="ignore").to_numpy(),
-            "start": starts.to_numpy(),
-            "end": ends.to_numpy(),
-        }
-    )
-
-
-def _gene_table(
-    genes: GeneAnnotation,
-    chrom_col: str,
-    start_col: str,
-    end_col: str,
-    strand_col: str,
-    interval_col: str,
-    gene_name_col: str | None,
-) -> pd.DataFrame:
-    """Return the genes as chrom/start/end/strand + annotation columns, names as index."""
-    if isinstance(genes, str | os.PathLike):
-        frame = _read_gene_features(genes)
-        names = frame["gene_name"] if gene_name_col is None else None
-    elif isinstance(genes, pd.DataFrame):
-        frame, names = genes, genes.index
-    elif isinstance(genes, ad.AnnData):
-        frame, names = genes.var, genes.var_names
-    else:
-        raise TypeError(
-            "`genes` must be a GTF/GFF path, a pandas DataFrame with chrom/start/end(/strand) "
-            f"columns, or an AnnData whose var has them or an interval column; got "
-            f"{type(genes).__name__}."
-        )
-    if gene_name_col is not None:
-        if gene_name_col not in frame.columns:
-            raise ValueError(
-                f"`gene_name_col={gene_name_col!r}` is not a column of the gene table "
-                f"(columns: {list(frame.columns)})."
-            )
-        names = frame[gene_name_col]
-    names = pd.Series(np.asarray(names).astype(str), dtype=object)
-    frame = frame.reset_index(drop=True)
-
-    columns = [chrom_col, start_col, end_col]
-    if all(col in frame.columns for col in columns):
-        table, source = frame[columns].set_axis(_COORDS, axis=1), f"columns {columns}"
-    elif interval_col in frame.columns:
-        table, source = _parse_intervals(frame[interval_col]), f"column {interval_col!r}"
-    else:
-        raise ValueError(
-            f"`genes` needs coordinate columns {columns} or an {interval_col!r} column "
-            f"(found {list(frame.columns)}); set `chrom_col`/`start_col`/`end_col` or "
-            "`interval_col` to the names it uses."
-        )
-    coords = _validated(table, names, "genes", source, allow_missing=True)
-    strand = frame[strand_col] if strand_col in frame.columns else None
-    return _assemble_genes(frame, names, coords, strand)
-
-
-def _assemble_genes(
-    frame: pd.DataFrame, names: pd.Series, coords: pd.DataFrame, strand: pd.Series | None
-) -> pd.DataFrame:
-    """Coordinates and strand first, then the annotation's other columns; names as index."""
-    if strand is None:
-        coords["strand"] = _UNKNOWN_STRAND
-    else:
-        strand = strand.astype(str).str.strip().map(_STRANDS).fillna(_UNKNOWN_STRAND)
-        coords["strand"] = strand.to_numpy()
-    extra = frame.drop(columns=[c for c in coords.columns if c in frame.columns])
-    # Genes without coordinates keep NaN here; gene_activity reports and drops them.
-    return pd.concat([coords, extra], axis=1).set_index(pd.Index(names, name=None))
-
-
-def _read_gene_features(path: str | os.PathLike) -> pd.DataFrame:
-    """Read the ``gene`` features of a GTF/GFF3 file, in 0-based half-open coordinates."""
-    columns = ["chrom", "source", "feature", "start", "end", "score", "strand", "frame", "attr"]
-    reader = pd.read_csv(
-        path,
-        sep="\t",
-        comment="#",
-        header=None,
-        names=columns,
-        usecols=["chrom", "feature", "start", "end", "strand", "attr"],
-        dtype={"chrom": str, "feature": str, "strand": str, "attr": str},
-        chunksize=_GTF_CHUNK_ROWS,
-    )
-    # Reading in chunks keeps only gene rows: a full GENCODE GTF has ~3 million lines.
-    features = pd.concat([chunk[chunk["feature"] == "gene"] for chunk in reader])
-    if features.empty:
-        raise ValueError(
-            f"`genes` file {os.fspath(path)!r} has no 'gene' features; pass a GTF/GFF3 with "
-            "gene lines, or a table of gene coordinates."
-        )
-    return pd.DataFrame(
-        {
-            "chrom": features["chrom"].to_numpy(),
-            "start": features["start"].to_numpy(np.int64) - 1,  # GTF/GFF are 1-based, closed
-            "end": features["end"].to_numpy(np.int64),
-            "strand": features["strand"].to_numpy(),
-            "gene_name": _first_attribute(features["attr"], _GENE_NAME_KEYS),
-            "gene_id": _first_attribute(features["attr"], _GENE_ID_KEYS),
-        }
-    )
-
-
-def _first_attribute(attributes: pd.Series, keys: tuple[str, ...]) -> np.ndarray:
-    values = pd.Series(np.nan, index=attributes.index, dtype=object)
-    for key in keys:
-        found = attributes.str.extract(_ATTRIBUTE.format(key=re.escape(key)))["value"]
-        values = values.fillna(found)
-    return values.to_numpy()
-
-
-def _chrom_key(chrom: str) -> str:
-    key = chrom.removeprefix("chr")
-    return "M" if key == "MT" else key
-
-
-def _match_chrom_names(peaks: pd.DataFrame, genes: pd.DataFrame, harmonize: bool) -> pd.DataFrame:
-    """Catch chromosome names that differ only by the ``chr`` prefix, or rewrite the genes'."""
-    peak_chroms, gene_chroms = set(peaks["chrom"]), set(genes["chrom"])
-    shared = peak_chroms & gene_chroms
-    shared_keys = {_chrom_key(c) for c in peak_chroms} & {_chrom_key(c) for c in gene_chroms}
-    if len(shared_keys) <= len(shared):
-        return genes
-    if not harmonize:
-        peak_only = sorted(peak_chroms - gene_chroms)[:3]
-        gene_only = sorted(gene_chroms - peak_chroms)[:3]
-        raise ValueError(
-            f"Peaks and genes name chromosomes differently: `atac` peaks use {peak_only} but "
-            f"`genes` use {gene_only} (a 'chr' prefix on one side only). Rename one side's "
-            "chromosomes, or pass `harmonize_chrom=True` to rewrite the genes' in the peaks' "
-            "style."
-        )
-    by_key = {_chrom_key(c): c for c in peak_chroms}
-    renamed = genes["chrom"].map(lambda c: by_key.get(_chrom_key(c), c))
-    logger.info(
-        "harmonize_chrom: renamed the chromosome of %d genes to the peaks' naming.",
-        int((renamed != genes["chrom"]).sum()),
-    )
-    return genes.assign(chrom=renamed)
 
 
 def _gene_regions(
@@ -577,6 +380,7 @@ def _overlapping_pairs(peaks: pd.DataFrame, regions: pd.DataFrame) -> tuple[np.n
 
 
 def _output_var(genes: pd.DataFrame, regions: pd.DataFrame, n_peaks: np.ndarray) -> pd.DataFrame:
+    """The genes' table plus the region each was matched on and its number of peaks."""
     var = genes.copy()
     var["region_start"] = regions["start"].to_numpy()
     var["region_end"] = regions["end"].to_numpy()

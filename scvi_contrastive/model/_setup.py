@@ -23,9 +23,12 @@ from ..data.fields import MuDataObservedModalitiesField, count_field
 from ..data.validation import (
     check_cells_have_counts,
     check_finite,
+    check_in_memory,
     check_layer,
     check_modalities_keys,
     check_modality_has_counts,
+    check_obs_columns,
+    check_unique_obs_names,
     registered_row_sums,
 )
 
@@ -96,6 +99,41 @@ def resolve_modalities(
             check_layer(mdata, name, arguments[arg], arg)
             registered[kind] = SetupModality(name, arguments[arg], COUNT_KEYS[kind])
     return modality_of, registered
+
+
+def check_cells(mdata: MuData, names: Sequence[str]) -> None:
+    """Refuse backed data, no cells, an empty modality and repeated or stray cell names."""
+    check_in_memory(mdata, "`mdata`")
+    if mdata.n_obs == 0:
+        raise ValueError("`mdata` has no cells; check the filtering that produced it.")
+    for name in names:
+        modality = mdata.mod[name]
+        if modality.n_obs == 0 or modality.n_vars == 0:
+            raise ValueError(
+                f"Modality {name!r} has {modality.n_obs} cells and {modality.n_vars} features; "
+                "check the filtering that produced it."
+            )
+    check_unique_obs_names(mdata)
+    for name in names:
+        if not mdata.mod[name].obs_names.isin(mdata.obs_names).all():
+            raise ValueError(
+                f"Modality {name!r} holds cells missing from `mdata.obs`; call "
+                "`mdata.update()` after changing modalities."
+            )
+
+
+def check_categorical_columns(mdata: MuData, modality_of, columns: dict[str, list[str]]) -> None:
+    """Refuse a missing categorical column, or one without a category for some cells.
+
+    ``columns`` maps each setup argument (``"batch_key"``, ...) to the columns it names; they
+    are read from the ``.obs`` of the modality ``modality_of`` maps that argument to, or from
+    ``mdata.obs``.
+    """
+    for argument, names in columns.items():
+        mod_key = getattr(modality_of, argument, None)
+        obs = mdata.obs if mod_key is None else mdata.mod[mod_key].obs
+        where = "`mdata.obs`" if mod_key is None else f"`mdata.mod[{mod_key!r}].obs`"
+        check_obs_columns(obs, dict.fromkeys(names, argument), where)
 
 
 def register_mudata(

@@ -13,25 +13,13 @@ from anndata import AnnData
 from mudata import MuData
 from scvi import settings
 from scvi.data import AnnDataManager
-from scvi.data.fields import CategoricalObsField, MuDataCategoricalObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
-from scvi.utils import setup_anndata_dsp
 from scvi.utils._docstrings import devices_dsp
-from sklearn.neighbors import KNeighborsClassifier
 
-from scvi_contrastive._constants import COUNT_KEYS, LAYER_ARGS, MODALITIES, REGISTRY_KEYS
-from scvi_contrastive.data.fields import (
-    CountLayerField,
-)
+from scvi_contrastive._constants import COUNT_KEYS, LAYER_ARGS, REGISTRY_KEYS
 from scvi_contrastive.data.validation import (
-    check_cells_have_counts,
-    check_in_memory,
     check_indices,
-    check_obs_columns,
-    check_shared_cell_names,
     check_training_arguments,
-    check_unique_obs_names,
-    registered_row_sums,
 )
 from scvi_contrastive.dataloaders import UnpairedDataSplitter
 from scvi_contrastive.model._biclum_anchors import (
@@ -41,13 +29,8 @@ from scvi_contrastive.model._biclum_anchors import (
     select_features,
     shared_feature_pairs,
 )
-from scvi_contrastive.model._setup import (
-    SetupModality,
-    check_is_mudata,
-    count_modalities,
-    register_mudata,
-    resolve_modalities,
-)
+from scvi_contrastive.model._biclum_setup import BilateralSetupMixin
+from scvi_contrastive.model.label_transfer import LabelTransferMixin
 from scvi_contrastive.model.query import BilateralQueryMixin
 from scvi_contrastive.model.saving import SafeSaveLoadMixin
 from scvi_contrastive.module.bilateral import BilateralAlignmentModule
@@ -63,10 +46,16 @@ logger = logging.getLogger(__name__)
 
 #: ``setup_mudata`` layer argument → registry key of that modality's counts.
 _LAYER_ARG_KEYS = {LAYER_ARGS[m]: COUNT_KEYS[m] for m in LAYER_ARGS}
-_MODALITIES_EXAMPLE = "{'rna_layer': 'rna', 'atac_layer': 'atac'}"
 
 
-class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class BICLUM(
+    BilateralSetupMixin,
+    LabelTransferMixin,
+    BilateralQueryMixin,
+    SafeSaveLoadMixin,
+    UnsupervisedTrainingMixin,
+    BaseModelClass,
+):
     """Bilateral contrastive alignment of two modalities measured in different cells.
 
     After BiCLUM (Yin et al., PLoS Comput Biol 2026). RNA cells and ATAC (gene activity) or
@@ -189,183 +178,6 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
             f"{self.mnn_pairs_.shape[1]} initial MNN pairs"
         )
         self.init_params_ = self._get_init_params(locals())
-
-    # ------------------------------------------------------------------ setup
-    @classmethod
-    @setup_anndata_dsp.dedent
-    def setup_mudata(
-        cls,
-        mdata: MuData,
-        rna_layer: str | None = None,
-        atac_layer: str | None = None,
-        protein_layer: str | None = None,
-        batch_key: str | None = None,
-        labels_key: str | None = None,
-        modalities: dict[str, str] | None = None,
-        feature_space: Literal["shared", "separate"] = "shared",
-        partially_paired: bool = False,
-        **kwargs,
-    ) -> None:
-        """%(summary_mdata)s.
-
-        The two modalities may hold **different cells** (``MuData({"rna": rna, "atac": ga})``;
-        ``mdata.obs`` is then the union of both sets), the same cells (paired data: each cell
-        is used once per modality, and :meth:`get_latent_representation` averages its two
-        embeddings unless ``modality`` is given) or, with ``partially_paired=True``, a mix.
-        Cells are matched by ``obs_names``: setup logs how many it takes as measured in both,
-        and refuses modalities that share only some names without ``partially_paired`` (two
-        experiments indexed alike, ``0, 1, …``, which MuData would merge into one set of
-        cells). Choose highly variable genes on RNA
-        beforehand (e.g. ``sc.pp.highly_variable_genes``) and subset both modalities to them.
-
-        Counts must be raw (non-negative integers; gene activity summed from peak counts is).
-        Setup adds to ``mdata``, through the ``preregister`` hook of scvi's MuData fields (so a
-        new MuData given to a getter is prepared the same way; see
-        :mod:`scvi_contrastive.data.fields`): ``mdata.obsm["_scvi_contrastive_observed"]``
-        (which cells each modality holds) and, for each modality ``m`` that does not hold every
-        cell of ``mdata.obs`` in order, ``mdata.obsm["_scvi_contrastive_<m>"]`` (its counts as a
-        CSR matrix aligned to ``mdata.obs``, zero rows where ``m`` lacks the cell) with the
-        feature names in ``mdata.uns["_scvi_contrastive_<m>_var_names"]``. As in every
-        scvi-tools model, ``mdata.obs["_scvi_batch"]`` (all zeros without a ``batch_key``) and
-        ``mdata.uns["_scvi_uuid"]``/``mdata.uns["_scvi_manager_uuid"]`` are added. Counts,
-        layers, ``var`` and existing ``obs`` columns are never changed, by setup, training or
-        the getters (see ``docs/reliability.md``). Backed (``backed=True``) data are refused.
-
-        Parameters
-        ----------
-        %(param_mdata)s
-        rna_layer
-            RNA counts layer (``None``: ``.X``).
-        atac_layer
-            Layer of the ATAC modality, already in gene space (gene activity; ``None``: ``.X``).
-        protein_layer
-            Layer of the protein modality (``None``: ``.X``).
-        %(param_batch_key)s
-            Must be a column of ``mdata.obs`` defined for every cell.
-        labels_key
-            Column of ``mdata.obs`` with cell labels (may be missing for the cells of one
-            modality). Not used in training; the default of :meth:`transfer_labels`.
-        %(param_modalities)s
-            Keys: ``"rna_layer"`` and one of ``"atac_layer"``, ``"protein_layer"``; values:
-            modality names in ``mdata.mod``; required, as in MULTIVI and SCMDCF.
-        feature_space
-            ``"shared"``: both modalities restricted to the features they share by name (an
-            error if there are none). ``"separate"``: each modality keeps all its features;
-            features with the same name (if any) are paired by the feature-level loss; with no
-            shared names that loss is off and the first cell pairs come from matching the
-            shape of the two data sets (see
-            :func:`~scvi_contrastive.tools.optimal_transport.structural_embedding`).
-        partially_paired
-            Accept modalities that share only some cell names (cells measured in both plus
-            cells measured in one).
-        """
-        setup_method_args = cls._get_setup_method_args(**locals())
-        check_is_mudata(mdata, "{'rna': rna, 'atac': gene_activity}")
-        _, registered = resolve_modalities(
-            cls,
-            mdata,
-            modalities,
-            setup_method_args,
-            list(LAYER_ARGS.values()),
-            _MODALITIES_EXAMPLE,
-            " (batch_key and labels_key are read from mdata.obs.)",
-        )
-        names = _check_two_modalities(registered)
-        _check_cells(mdata, names)
-        shared = check_shared_cell_names(
-            {name: mdata.mod[name].obs_names for name in names}, partially_paired
-        )
-        logger.info(
-            "BICLUM: %d cells measured in both modalities (%s: %d cells, %s: %d cells).",
-            shared,
-            names[0],
-            mdata.mod[names[0]].n_obs,
-            names[1],
-            mdata.mod[names[1]].n_obs,
-        )
-        check_obs_columns(mdata.obs, {batch_key: "batch_key"} if batch_key else {})
-        if labels_key is not None and labels_key not in mdata.obs:
-            raise ValueError(f"Column {labels_key!r} not found in `mdata.obs` (`labels_key`).")
-        select_features({name: mdata.mod[name].var_names for name in names}, feature_space)
-        register_mudata(
-            cls,
-            mdata,
-            registered,
-            [MuDataCategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key, mod_key=None)],
-            setup_method_args,
-            # Unpaired ATAC gene activity often has a few empty cells; they train without
-            # trouble.
-            refuse_cells_without_counts=False,
-            **kwargs,
-        )
-
-    @classmethod
-    @setup_anndata_dsp.dedent
-    def setup_anndata(
-        cls,
-        adata: AnnData,
-        modality_key: str,
-        layer: str | None = None,
-        batch_key: str | None = None,
-        labels_key: str | None = None,
-        **kwargs,
-    ) -> None:
-        """%(summary)s.
-
-        The concatenated form: one AnnData whose rows are cells of either modality over one
-        shared feature space (e.g. RNA cells and ATAC gene-activity cells stacked with
-        ``anndata.concat``), ``adata.obs[modality_key]`` naming each row's modality (two
-        categories). A cell measured in both modalities appears as two rows.
-
-        Adds ``adata.obs["_scvi_modality"]``, ``adata.obs["_scvi_batch"]`` (all zeros without a
-        ``batch_key``) and ``adata.uns["_scvi_uuid"]``/``adata.uns["_scvi_manager_uuid"]``, as
-        scvi-tools does; counts, layers, ``var`` and existing ``obs`` columns are not changed.
-
-        Parameters
-        ----------
-        %(param_adata)s
-        modality_key
-            Column of ``adata.obs`` naming each row's modality.
-        %(param_layer)s
-        %(param_batch_key)s
-        labels_key
-            Column of ``adata.obs`` with cell labels (may be missing for one modality); the
-            default of :meth:`transfer_labels`, not used in training.
-        """
-        setup_method_args = cls._get_setup_method_args(**locals())
-        check_in_memory(adata, "`adata`")
-        if adata.n_obs == 0:
-            raise ValueError("`adata` has no cells; check the filtering that produced it.")
-        if not adata.obs_names.is_unique:
-            raise ValueError(
-                "`adata.obs_names` are not unique; call `adata.obs_names_make_unique()` first "
-                "(`anndata.concat(..., index_unique='-')` keeps them unique when stacking)."
-            )
-        check_obs_columns(
-            adata.obs,
-            {modality_key: "modality_key"} | ({batch_key: "batch_key"} if batch_key else {}),
-            "`adata.obs`",
-        )
-        if labels_key is not None and labels_key not in adata.obs:
-            raise ValueError(f"Column {labels_key!r} not found in `adata.obs` (`labels_key`).")
-        n_modalities = adata.obs[modality_key].nunique()
-        if n_modalities != 2 or adata.obs[modality_key].isna().any():
-            raise ValueError(
-                f"`adata.obs[{modality_key!r}]` must name one of exactly two modalities for "
-                f"every row, found {n_modalities} distinct values."
-            )
-        anndata_fields = [
-            CountLayerField(REGISTRY_KEYS.X_KEY, layer, "the AnnData"),
-            CategoricalObsField(REGISTRY_KEYS.MODALITY_KEY, modality_key),
-            CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
-        ]
-        adata_manager = AnnDataManager(fields=anndata_fields, setup_method_args=setup_method_args)
-        adata_manager.register_fields(adata, **kwargs)
-        totals = registered_row_sums(adata_manager, [REGISTRY_KEYS.X_KEY])
-        check_cells_have_counts(adata_manager.adata.obs_names, list(totals.values()), refuse=False)
-        cls.register_manager(adata_manager)
-
-    _saved_count_modalities = staticmethod(count_modalities)
 
     # ------------------------------------------------------------------ layout
     @property
@@ -635,90 +447,8 @@ class BICLUM(BilateralQueryMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, 
         pairs = dict(zip(names, self.mnn_pairs_, strict=True))
         return pd.DataFrame({name: obs_names[rows] for name, rows in pairs.items()})
 
-    def transfer_labels(
-        self,
-        labels_key: str | None = None,
-        source: str | None = None,
-        k: int = 15,
-        adata: AnnData | MuData | None = None,
-        batch_size: int | None = None,
-    ) -> pd.DataFrame:
-        """Predict the other modality's labels from the source modality's by kNN in the latent.
-
-        Parameters
-        ----------
-        labels_key
-            Column of ``adata.obs`` with the labels of the source cells (default: the
-            ``labels_key`` given at setup). Source cells with a missing label are skipped.
-        source
-            Modality whose cells carry the labels (default: the RNA modality).
-        k
-            Number of neighbours voting (cosine distance).
-        adata
-            Registered (or compatible) data; default the model's.
-        batch_size
-            Minibatch size for inference.
-
-        Returns
-        -------
-        DataFrame indexed by the target cells' obs names with ``predicted`` (label) and
-        ``confidence`` (share of the ``k`` neighbours voting for it).
-        """
-        adata = self._validate_anndata(adata)
-        names, _ = self._layout()
-        source = names[0] if source is None else source
-        if source not in names:
-            raise ValueError(f"`source` must be one of {names}, got {source!r}.")
-        target = names[1 - names.index(source)]
-        labels_key = labels_key or self.registry_["setup_args"].get("labels_key")
-        if labels_key is None or labels_key not in adata.obs:
-            raise ValueError(f"`labels_key` must be a column of `adata.obs`, got {labels_key!r}.")
-        rows = self._modality_rows(self.get_anndata_manager(adata, required=True))
-        labels = adata.obs[labels_key].to_numpy()[rows[source]]
-        labelled = pd.notna(labels)
-        if not labelled.any():
-            raise ValueError(f"No {source!r} cell has a label in `adata.obs[{labels_key!r}]`.")
-        z_source = self._embed(adata, source, rows[source][labelled], batch_size)
-        z_target = self._embed(adata, target, rows[target], batch_size)
-        classifier = KNeighborsClassifier(n_neighbors=min(k, len(z_source)), metric="cosine")
-        classifier.fit(z_source, labels[labelled].astype(str))
-        probabilities = classifier.predict_proba(z_target)
-        best = probabilities.argmax(axis=1)
-        return pd.DataFrame(
-            {
-                "predicted": classifier.classes_[best],
-                "confidence": probabilities[np.arange(len(best)), best],
-            },
-            index=pd.Index(np.asarray(adata.obs_names)[rows[target]], name="cell"),
-        )
-
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _check_two_modalities(registered: dict[str, SetupModality]) -> list[str]:
-    """The two modality names (RNA first), or a ``ValueError`` naming the fix."""
-    names = [modality.name for modality in registered.values()]
-    if MODALITIES.RNA not in registered or len(registered) != 2:
-        raise ValueError(
-            "`modalities` must map 'rna_layer' and exactly one of 'atac_layer', 'protein_layer' "
-            f"to modality names, e.g. {_MODALITIES_EXAMPLE}."
-        )
-    if len(set(names)) != 2:
-        raise ValueError("`modalities` must name two different modalities.")
-    return names
-
-
-def _check_cells(mdata: MuData, names: list[str]) -> None:
-    """Clear errors for data that are backed, empty or with repeated cell names."""
-    check_in_memory(mdata, "`mdata`")
-    for name in names:
-        if mdata.mod[name].n_obs == 0 or mdata.mod[name].n_vars == 0:
-            raise ValueError(
-                f"Modality {name!r} has {mdata.mod[name].n_obs} cells and "
-                f"{mdata.mod[name].n_vars} features; check the filtering that produced it."
-            )
-    check_unique_obs_names(mdata)
 
 
 def _holds_out_cells(train_size: float | None, validation_size: float | None) -> bool:

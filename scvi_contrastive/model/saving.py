@@ -19,6 +19,7 @@ from scvi import settings
 
 from ..data.safe_loading import UnsafeModelFileError, safe_model_loading
 from ..data.saved_model_checks import check_saved_model
+from ._setup import count_modalities
 
 #: Files of the training data that ``save(save_anndata=True)`` writes beside ``model.pt``.
 _DATA_FILES = ("mdata.h5mu", "adata.h5ad")
@@ -61,10 +62,12 @@ def restore_history(model):
 class SafeSaveLoadMixin:
     """``save``/``load`` for models whose files must load without running code from them.
 
-    The model class provides ``_saved_count_modalities(registry)``: the registry key of each
-    count matrix → the modality holding it (``None``: an AnnData), used to check the features
-    of data given to ``load``.
+    ``_saved_count_modalities(registry)`` gives the registry key of each count matrix → the
+    modality holding it (``None``: an AnnData), used to check the features of data given to
+    ``load``; both models register their counts through :mod:`scvi_contrastive.model._setup`.
     """
+
+    _saved_count_modalities = staticmethod(count_modalities)
 
     def _get_user_attributes(self):
         # What scvi-tools saves as the model's attributes; the history as plain tables.

@@ -12,34 +12,23 @@ import pandas as pd
 import scvi
 import torch
 from mudata import MuData
-from scvi.data import fields
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
-from scvi.utils import setup_anndata_dsp
 from scvi.utils._docstrings import devices_dsp
 
-from .._constants import COUNT_KEYS, LAYER_ARGS, MODALITIES, REGISTRY_KEYS
-from ..data.input_transform import batch_feature_means, fit_input_transform
+from .._constants import COUNT_KEYS, MODALITIES, REGISTRY_KEYS
 from ..data.validation import (
-    check_in_memory,
     check_indices,
-    check_obs_columns,
-    check_paired_cells,
     check_training_arguments,
-    check_unique_obs_names,
 )
-from ..module.fusion import TRANSFORM_KINDS, ContrastiveFusionModule
+from ..module.fusion import ContrastiveFusionModule
 from ..train.callbacks import with_default_callbacks
 from ..train.eval_mode import eval_mode
 from ..train.fusion import ContrastiveFusionTrainingPlan
 from ..train.history import history_so_far, number_continued_epochs
 from ..train.scheduled_refresh import ScheduledRefresh
-from ._setup import (
-    SetupModality,
-    check_is_mudata,
-    count_modalities,
-    register_mudata,
-    resolve_modalities,
-)
+from ._input_transforms import centre_new_batches, fit_encoder_transforms
+from ._scmdcf_setup import FusionSetupMixin
+from .decoding import DecodingMixin
 from .query import QueryMappingMixin
 from .saving import SafeSaveLoadMixin
 
@@ -56,16 +45,6 @@ MIN_TRAINING_CELLS = 3
 #: Minibatch size of the training cells' embedding for the plan's refreshes.
 _REFRESH_BATCH_SIZE = 1024
 
-#: ``setup_mudata`` arguments that ``modalities`` may map to a modality.
-_MODALITY_ARGS = [
-    *LAYER_ARGS.values(),
-    "batch_key",
-    "size_factor_key",
-    "categorical_covariate_keys",
-    "continuous_covariate_keys",
-]
-_MODALITIES_EXAMPLE = "{'rna_layer': 'rna', 'protein_layer': 'prot'}"
-
 
 def default_max_epochs(n_cells: int) -> int:
     """Epochs of a default training on ``n_cells`` cells.
@@ -79,7 +58,14 @@ def default_max_epochs(n_cells: int) -> int:
     return int(np.clip(epochs, MIN_EPOCHS, DEFAULT_MAX_EPOCHS))
 
 
-class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class SCMDCF(
+    FusionSetupMixin,
+    DecodingMixin,
+    QueryMappingMixin,
+    SafeSaveLoadMixin,
+    UnsupervisedTrainingMixin,
+    BaseModelClass,
+):
     """Contrastive fusion of paired multi-omics cells (CITE-seq, Multiome, RNA+ATAC+protein).
 
     After scMDCF (Cheng et al., Genome Medicine 2026): one encoder per modality, a
@@ -254,42 +240,13 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
 
     def _fit_input_transforms(self) -> None:
         """Fix each encoder's input transform from the cells measured in its modality."""
-        observed = self._observed()
-        batches = np.asarray(self.adata_manager.get_from_registry(REGISTRY_KEYS.BATCH_KEY)).ravel()
-        for i, m in enumerate(self.module.modalities):
-            statistics = fit_input_transform(
-                self.adata_manager.get_from_registry(COUNT_KEYS[m]),
-                np.flatnonzero(observed[:, i] > 0),
-                kind=TRANSFORM_KINDS[m],
-                n_components=self.module.n_input_components,
-                seed=scvi.settings.seed or 0,
-                batches=batches,
-                n_batch=self.summary_stats.n_batch,
-            )
-            self.module.encoders[m].transform.set_statistics(statistics)
+        fit_encoder_transforms(
+            self.adata_manager, self.module, self.summary_stats.n_batch, scvi.settings.seed or 0
+        )
 
     def _prepare_query_model(self, n_reference_batches: int) -> None:
         """Centre the query's new batches on their own feature means, as the reference's are."""
-        observed = self._observed()
-        batches = np.asarray(self.adata_manager.get_from_registry(REGISTRY_KEYS.BATCH_KEY)).ravel()
-        for i, m in enumerate(self.module.modalities):
-            transform = self.module.encoders[m].transform
-            if TRANSFORM_KINDS[m] == "tfidf":
-                continue
-            matrix = self.adata_manager.get_from_registry(COUNT_KEYS[m])
-            shift = transform.batch_shift.clone().cpu()
-            measured = observed[:, i] > 0
-            for b in np.unique(batches[measured]):
-                if b < n_reference_batches:
-                    continue
-                rows = np.flatnonzero((batches == b) & measured)
-                means = batch_feature_means(matrix, rows, TRANSFORM_KINDS[m], transform.target_sum)
-                shift[:, int(b)] = torch.from_numpy(means) - transform.feature_mean.cpu()
-            transform.set_statistics({"batch_shift": shift})
-
-    def _observed(self) -> np.ndarray:
-        table = self.adata_manager.get_from_registry(REGISTRY_KEYS.OBSERVED_KEY)
-        return np.asarray(table, dtype=np.float32)
+        centre_new_batches(self.adata_manager, self.module, n_reference_batches)
 
     @devices_dsp.dedent
     def train(
@@ -508,276 +465,3 @@ class SCMDCF(QueryMappingMixin, SafeSaveLoadMixin, UnsupervisedTrainingMixin, Ba
         latent = torch.from_numpy(latent)
         q = self.module.soft_clusters(latent.to(self.device)).cpu().numpy()
         return q if soft else q.argmax(axis=1)
-
-    @torch.inference_mode()
-    def get_normalized_expression(
-        self,
-        adata: MuData | None = None,
-        indices: Sequence[int] | None = None,
-        modality: str = "rna",
-        library_size: float = 1.0,
-        transform_batch: str | None = None,
-        batch_size: int | None = None,
-    ) -> pd.DataFrame:
-        """Decoded (denoised, and for unmeasured modalities imputed) values of each feature.
-
-        Every cell is decoded from its joint embedding, so a cell measured only in RNA gets
-        protein or accessibility values imputed from it (cross-modal imputation).
-
-        Parameters
-        ----------
-        adata
-            MuData; the one the model was set up with if ``None``.
-        indices
-            Cells (all if ``None``).
-        modality
-            ``"rna"``, ``"protein"`` or ``"atac"``.
-        library_size
-            RNA (and Poisson ATAC) values are expected counts at this library size (1 gives
-            proportions). Protein values are the expected counts of the likelihood (background
-            included); Bernoulli ATAC values are accessibility probabilities.
-        transform_batch
-            Decode every cell as if it came from this batch category.
-        batch_size
-            Minibatch size for inference.
-
-        Returns
-        -------
-        DataFrame of cells × features.
-        """
-        if modality not in self.module.modalities:
-            raise ValueError(
-                f"`modality` must be one of {self.module.modalities}, got {modality!r}."
-            )
-        if not np.isfinite(library_size) or library_size <= 0:
-            raise ValueError(
-                f"`library_size` must be a positive number (1 gives proportions, 1e4 counts per "
-                f"10,000), got {library_size}."
-            )
-        adata = self._validate_anndata(adata)
-        indices = check_indices(indices, adata.n_obs)
-        batch_code = self._batch_code(transform_batch)
-        loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
-        values = []
-        for tensors in loader:
-            if batch_code is not None:
-                tensors[REGISTRY_KEYS.BATCH_KEY] = torch.full_like(
-                    tensors[REGISTRY_KEYS.BATCH_KEY], batch_code
-                )
-            inference_outputs = self.module.inference(**self.module._get_inference_input(tensors))
-            generative_input = self.module._get_generative_input(tensors, inference_outputs)
-            library = dict(generative_input["library"])
-            if modality != MODALITIES.ATAC or self.module.likelihoods[modality] == "poisson":
-                library[modality] = torch.full_like(library[modality], float(np.log(library_size)))
-            generative_input.update(library=library, size_factor=None)
-            values.append(self.module.generative(**generative_input)[f"p_{modality}"].mean.cpu())
-        mod_key = self.adata_manager.get_state_registry(COUNT_KEYS[modality])
-        obs_names = adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
-        return pd.DataFrame(
-            torch.cat(values).numpy(), index=obs_names, columns=mod_key.column_names
-        )
-
-    def get_normalized_accessibility(
-        self,
-        adata: MuData | None = None,
-        indices: Sequence[int] | None = None,
-        region_list: Sequence[str] | None = None,
-        transform_batch: str | None = None,
-        batch_size: int | None = None,
-    ) -> pd.DataFrame:
-        """Decoded accessibility of each region, as MULTIVI's method of the same name.
-
-        With the default Bernoulli likelihood the values are the probabilities that each
-        region is open in each cell at the cell's own sequencing depth; with the Poisson
-        likelihood, expected counts per unit library. Cells without ATAC are imputed from their
-        joint embedding.
-
-        Parameters
-        ----------
-        adata
-            MuData; the one the model was set up with if ``None``.
-        indices
-            Cells (all if ``None``).
-        region_list
-            Regions to return (all if ``None``), in this order.
-        transform_batch
-            Decode every cell as if it came from this batch category.
-        batch_size
-            Minibatch size for inference.
-
-        Returns
-        -------
-        DataFrame of cells × regions.
-        """
-        if MODALITIES.ATAC not in self.module.modalities:
-            raise ValueError(
-                "The model has no ATAC modality; set up `atac_layer` to decode accessibility."
-            )
-        values = self.get_normalized_expression(
-            adata,
-            indices,
-            modality=MODALITIES.ATAC,
-            transform_batch=transform_batch,
-            batch_size=batch_size,
-        )
-        if region_list is None:
-            return values
-        missing = pd.Index(region_list).difference(values.columns)
-        if len(missing):
-            raise ValueError(
-                f"`region_list` holds {len(missing)} regions the model does not know, e.g. "
-                f"{list(missing[:3])}; use names from the ATAC modality's `var_names`."
-            )
-        return values[list(region_list)]
-
-    def _batch_code(self, category: str | None) -> int | None:
-        if category is None:
-            return None
-        mapping = list(
-            self.adata_manager.get_state_registry(REGISTRY_KEYS.BATCH_KEY).categorical_mapping
-        )
-        if category not in mapping:
-            raise ValueError(
-                f"`transform_batch` {category!r} is not a batch category; known: {mapping}."
-            )
-        return mapping.index(category)
-
-    _saved_count_modalities = staticmethod(count_modalities)
-
-    @classmethod
-    def setup_anndata(cls, adata, *args, **kwargs):
-        """Not supported: paired modalities are registered from a MuData.
-
-        Use :meth:`setup_mudata`, e.g. with ``mudata.MuData({"rna": rna, "prot": prot})``.
-        """
-        raise TypeError(
-            "SCMDCF registers paired modalities from a MuData; use `SCMDCF.setup_mudata(mdata, "
-            "..., modalities={'rna_layer': 'rna', 'protein_layer': 'prot'})`."
-        )
-
-    @classmethod
-    @setup_anndata_dsp.dedent
-    def setup_mudata(
-        cls,
-        mdata: MuData,
-        rna_layer: str | None = None,
-        atac_layer: str | None = None,
-        protein_layer: str | None = None,
-        batch_key: str | None = None,
-        size_factor_key: str | None = None,
-        categorical_covariate_keys: list[str] | None = None,
-        continuous_covariate_keys: list[str] | None = None,
-        modalities: dict[str, str] | None = None,
-        **kwargs,
-    ):
-        """%(summary_mdata)s.
-
-        Register any two of RNA, protein and ATAC counts (or all three) of the same cells.
-        Modalities may hold different subsets of ``mdata.obs`` (cells measured in only some
-        modalities).
-
-        Adds to ``mdata``: ``obsm["_scvi_contrastive_observed"]`` (which modalities measured
-        each cell) and, for each modality whose cells differ from ``mdata.obs``,
-        ``obsm["_scvi_contrastive_<modality>"]`` (its counts aligned to ``mdata.obs``, zero rows
-        for cells it lacks) and ``uns["_scvi_contrastive_<modality>_var_names"]``. As in every
-        scvi-tools model, ``uns["_scvi_uuid"]``/``uns["_scvi_manager_uuid"]`` are set,
-        ``obs["_scvi_batch"]`` is added (to the ``.obs`` that ``modalities`` maps ``batch_key``
-        to; all zeros without a ``batch_key``), covariates are gathered in
-        ``obsm["_scvi_extra_categorical_covs"]``/``obsm["_scvi_extra_continuous_covs"]``, and a
-        dense count matrix that is not C-contiguous is made so (values unchanged). Counts,
-        layers, ``var`` and existing ``obs`` columns are never changed, by setup, training or
-        the getters (see ``docs/reliability.md``). Backed (``backed=True``) data are refused.
-
-        Parameters
-        ----------
-        %(param_mdata)s
-        rna_layer
-            RNA layer of raw counts; ``None`` uses ``.X`` of the RNA modality.
-        atac_layer
-            ATAC layer of raw counts; ``None`` uses ``.X`` of the ATAC modality.
-        protein_layer
-            Protein layer of raw counts; ``None`` uses ``.X`` of the protein modality.
-        %(param_batch_key)s
-        size_factor_key
-            Column of ``.obs`` with RNA size factors, used instead of the observed library size.
-        %(param_cat_cov_keys)s
-        %(param_cont_cov_keys)s
-        %(param_modalities)s
-
-        Examples
-        --------
-        >>> SCMDCF.setup_mudata(
-        ...     mdata, rna_layer="counts", protein_layer="counts",
-        ...     modalities={"rna_layer": "rna", "protein_layer": "prot"},
-        ... )
-        """
-        setup_method_args = cls._get_setup_method_args(**locals())
-        check_is_mudata(mdata, "{'rna': rna, 'prot': prot}")
-        modality_of, registered = resolve_modalities(
-            cls, mdata, modalities, setup_method_args, _MODALITY_ARGS, _MODALITIES_EXAMPLE
-        )
-        _validate_mudata(mdata, registered)
-        _check_categorical_columns(
-            mdata, modality_of, batch_key, list(categorical_covariate_keys or [])
-        )
-        register_mudata(
-            cls,
-            mdata,
-            registered,
-            [
-                fields.MuDataCategoricalObsField(
-                    REGISTRY_KEYS.BATCH_KEY, batch_key, mod_key=modality_of.batch_key
-                ),
-                fields.MuDataNumericalObsField(
-                    REGISTRY_KEYS.SIZE_FACTOR_KEY,
-                    size_factor_key,
-                    mod_key=modality_of.size_factor_key,
-                    required=False,
-                ),
-                fields.MuDataCategoricalJointObsField(
-                    REGISTRY_KEYS.CAT_COVS_KEY,
-                    categorical_covariate_keys,
-                    mod_key=modality_of.categorical_covariate_keys,
-                ),
-                fields.MuDataNumericalJointObsField(
-                    REGISTRY_KEYS.CONT_COVS_KEY,
-                    continuous_covariate_keys,
-                    mod_key=modality_of.continuous_covariate_keys,
-                ),
-            ],
-            setup_method_args,
-            **kwargs,
-        )
-
-
-def _validate_mudata(mdata: MuData, registered: dict[str, SetupModality]) -> None:
-    if len(registered) < 2:
-        raise ValueError(
-            f"SCMDCF integrates at least two modalities; name them in `modalities`, e.g. "
-            f"{_MODALITIES_EXAMPLE}."
-        )
-    check_in_memory(mdata, "`mdata`")
-    if mdata.n_obs == 0:
-        raise ValueError("`mdata` has no cells; check the filtering that produced it.")
-    check_unique_obs_names(mdata)
-    for modality in registered.values():
-        if not mdata.mod[modality.name].obs_names.isin(mdata.obs_names).all():
-            raise ValueError(
-                f"Modality {modality.name!r} holds cells missing from `mdata.obs`; call "
-                "`mdata.update()` after changing modalities."
-            )
-    check_paired_cells({m.name: mdata.mod[m.name].obs_names for m in registered.values()})
-
-
-def _check_categorical_columns(
-    mdata: MuData, modalities, batch_key: str | None, categorical_covariate_keys: list[str]
-) -> None:
-    """Clear errors for missing categorical columns or cells without a category."""
-    for argument, columns in (
-        ("batch_key", [batch_key] if batch_key is not None else []),
-        ("categorical_covariate_keys", categorical_covariate_keys),
-    ):
-        mod_key = getattr(modalities, argument)
-        obs = mdata.obs if mod_key is None else mdata.mod[mod_key].obs
-        where = "`mdata.obs`" if mod_key is None else f"`mdata.mod[{mod_key!r}].obs`"
-        check_obs_columns(obs, dict.fromkeys(columns, argument), where)

@@ -7,16 +7,9 @@ from itertools import combinations
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
-from scvi.distributions import (
-    NegativeBinomial,
-    NegativeBinomialMixture,
-    Poisson,
-    ZeroInflatedNegativeBinomial,
-)
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
-from torch.distributions import Bernoulli, Normal, kl_divergence
+from torch.distributions import Normal, kl_divergence
 
 from .._constants import COUNT_KEYS, MODALITIES, REGISTRY_KEYS
 from ..nn.contrastive import info_nce_loss, mutual_information_loss, scale_gradient
@@ -25,6 +18,7 @@ from ..nn.decoders import MultiHeadDecoder
 from ..nn.encoders import TransformedEncoder
 from ..nn.fusion import AttentionFusion, WeightedConcatFusion
 from ..nn.input_transform import InputTransform, n_transform_components
+from ._likelihoods import LIKELIHOOD_HEADS, count_distribution, resolve_likelihoods
 
 #: Input transform of each modality's encoder.
 TRANSFORM_KINDS = {
@@ -34,18 +28,6 @@ TRANSFORM_KINDS = {
 }
 #: scMDCF's entropy weight of the mutual-information loss, by the non-RNA modality of a pair.
 DEFAULT_LAMB = {MODALITIES.PROTEIN: 0.5, MODALITIES.ATAC: 10.0}
-_LIKELIHOOD_HEADS = {
-    "nb": ("scale",),
-    "zinb": ("scale", "dropout"),
-    "nb_mixture": ("background", "foreground", "mixing"),
-    "bernoulli": ("logits",),
-    "poisson": ("scale",),
-}
-_ALLOWED_LIKELIHOODS = {
-    MODALITIES.RNA: ("nb", "zinb"),
-    MODALITIES.PROTEIN: ("nb_mixture", "nb"),
-    MODALITIES.ATAC: ("bernoulli", "poisson"),
-}
 
 
 class ContrastiveFusionModule(BaseModuleClass):
@@ -164,7 +146,7 @@ class ContrastiveFusionModule(BaseModuleClass):
                 f"{contrastive_loss!r}."
             )
         self.n_features = {m: n_features[m] for m in self.modalities}
-        self.likelihoods = _resolve_likelihoods(self.modalities, likelihoods)
+        self.likelihoods = resolve_likelihoods(self.modalities, likelihoods)
         self.contrastive_loss = contrastive_loss
         self.lamb = lamb
         self.temperature = temperature
@@ -213,7 +195,7 @@ class ContrastiveFusionModule(BaseModuleClass):
                 m: MultiHeadDecoder(
                     n_joint,
                     n,
-                    _LIKELIHOOD_HEADS[self.likelihoods[m]],
+                    LIKELIHOOD_HEADS[self.likelihoods[m]],
                     n_cat_list=cat_list,
                     n_cont=n_continuous_cov,
                     n_hidden=n_hidden,
@@ -356,30 +338,13 @@ class ContrastiveFusionModule(BaseModuleClass):
         ]
 
     def _distribution(self, modality: str, out: dict, log_library: torch.Tensor):
-        likelihood = self.likelihoods[modality]
-        if likelihood in ("nb", "zinb") and modality != MODALITIES.PROTEIN:
-            mu = torch.softmax(out["scale"], dim=-1) * log_library.exp()
-            theta = self.log_dispersion[modality].exp()
-            if likelihood == "zinb":
-                return ZeroInflatedNegativeBinomial(mu=mu, theta=theta, zi_logits=out["dropout"])
-            return NegativeBinomial(mu=mu, theta=theta)
-        if likelihood == "nb":  # protein: rates are modelled directly, as totalVI does
-            return NegativeBinomial(
-                mu=out["scale"].clamp(max=15).exp(), theta=self.log_dispersion[modality].exp()
-            )
-        if likelihood == "nb_mixture":
-            background = out["background"].clamp(max=15).exp()
-            foreground = background * (1.0 + F.softplus(out["foreground"]))
-            return NegativeBinomialMixture(
-                mu1=background,
-                mu2=foreground,
-                theta1=self.log_dispersion[modality].exp(),
-                mixture_logits=out["mixing"],
-            )
-        if likelihood == "poisson":
-            return Poisson(torch.softmax(out["scale"], dim=-1) * log_library.exp())
-        # Accessibility: a cell's sequencing depth shifts the log-odds of every peak.
-        return Bernoulli(logits=out["logits"] + log_library, validate_args=False)
+        return count_distribution(
+            self.likelihoods[modality],
+            modality == MODALITIES.PROTEIN,
+            out,
+            log_library,
+            self.log_dispersion[modality] if modality in self.log_dispersion else None,
+        )
 
     def loss(
         self,
@@ -496,20 +461,3 @@ class ContrastiveFusionModule(BaseModuleClass):
     def soft_clusters(self, z: torch.Tensor) -> torch.Tensor:
         """DEC soft assignment of joint embeddings ``z`` to the cluster centres."""
         return self.dec(z)
-
-
-def _resolve_likelihoods(modalities: list[str], given: dict[str, str] | None) -> dict[str, str]:
-    given = dict(given or {})
-    unknown = set(given) - set(_ALLOWED_LIKELIHOODS)
-    if unknown:
-        raise ValueError(f"Unknown modalities in `likelihoods`: {sorted(unknown)}.")
-    resolved = {}
-    for m in modalities:
-        choice = given.get(m, _ALLOWED_LIKELIHOODS[m][0])
-        if choice not in _ALLOWED_LIKELIHOODS[m]:
-            raise ValueError(
-                f"Likelihood {choice!r} is not available for {m}; choose one of "
-                f"{_ALLOWED_LIKELIHOODS[m]}."
-            )
-        resolved[m] = choice
-    return resolved

@@ -1,0 +1,62 @@
+"""SCMDCF's fixed encoder inputs (PCA / LSI, per-batch centring) fitted on registered cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scvi.data import AnnDataManager
+
+from .._constants import COUNT_KEYS, REGISTRY_KEYS
+from ..data.input_transform import batch_feature_means, fit_input_transform
+from ..module.fusion import TRANSFORM_KINDS, ContrastiveFusionModule
+
+
+def _measured_and_batches(adata_manager: AnnDataManager) -> tuple[np.ndarray, np.ndarray]:
+    """Which modalities measured each cell (cells x modalities) and each cell's batch code."""
+    observed = np.asarray(
+        adata_manager.get_from_registry(REGISTRY_KEYS.OBSERVED_KEY), dtype=np.float32
+    )
+    batches = np.asarray(adata_manager.get_from_registry(REGISTRY_KEYS.BATCH_KEY)).ravel()
+    return observed > 0, batches
+
+
+def fit_encoder_transforms(
+    adata_manager: AnnDataManager, module: ContrastiveFusionModule, n_batch: int, seed: int
+) -> None:
+    """Fix each encoder's input transform from the cells measured in its modality."""
+    measured, batches = _measured_and_batches(adata_manager)
+    for i, m in enumerate(module.modalities):
+        statistics = fit_input_transform(
+            adata_manager.get_from_registry(COUNT_KEYS[m]),
+            np.flatnonzero(measured[:, i]),
+            kind=TRANSFORM_KINDS[m],
+            n_components=module.n_input_components,
+            seed=seed,
+            batches=batches,
+            n_batch=n_batch,
+        )
+        module.encoders[m].transform.set_statistics(statistics)
+
+
+def centre_new_batches(
+    adata_manager: AnnDataManager, module: ContrastiveFusionModule, n_reference_batches: int
+) -> None:
+    """Centre a query's new batches on their own feature means, as the reference's are.
+
+    Batches with codes below ``n_reference_batches`` keep the reference's centres; ATAC's
+    TF-IDF input has no per-batch centring.
+    """
+    measured, batches = _measured_and_batches(adata_manager)
+    for i, m in enumerate(module.modalities):
+        transform = module.encoders[m].transform
+        if TRANSFORM_KINDS[m] == "tfidf":
+            continue
+        matrix = adata_manager.get_from_registry(COUNT_KEYS[m])
+        shift = transform.batch_shift.clone().cpu()
+        for b in np.unique(batches[measured[:, i]]):
+            if b < n_reference_batches:
+                continue
+            rows = np.flatnonzero((batches == b) & measured[:, i])
+            means = batch_feature_means(matrix, rows, TRANSFORM_KINDS[m], transform.target_sum)
+            shift[:, int(b)] = torch.from_numpy(means) - transform.feature_mean.cpu()
+        transform.set_statistics({"batch_shift": shift})
