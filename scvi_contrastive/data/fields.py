@@ -17,7 +17,8 @@ from scipy import sparse
 from scvi.data.fields import LayerField, MuDataWrapper, ObsmField
 
 from .._constants import SETUP_PREFIX
-from .validation import check_counts, check_feature_names, check_in_memory
+from .count_checks import check_counts
+from .validation import check_feature_names, check_in_memory
 
 OBSERVED_OBSM_KEY = f"{SETUP_PREFIX}_observed"
 

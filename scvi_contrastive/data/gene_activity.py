@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import sparse
 from scvi import settings
 
+from .count_checks import check_counts
 from .genomic_coordinates import (
     UNKNOWN_STRAND,
     GeneAnnotation,
@@ -33,7 +34,6 @@ from .genomic_coordinates import (
     match_chrom_names,
     peak_table,
 )
-from .validation import check_counts
 
 logger = logging.getLogger(__name__)
 

@@ -1,109 +1,20 @@
-"""Checks on user inputs (matrices, MuData layout, arguments) that fail early and say the fix.
+"""Checks on the MuData a model is given: in memory, names, columns, layers, paired cells.
 
-Each error names the input (argument, modality, layer or file) and what to do instead.
+Each error names the input (modality, layer, column or cell names) and what to do instead.
 """
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from scvi import settings
 
-_CHUNK_ROWS = 10_000
 #: Below this share of the smaller modality's cells measured in both, SCMDCF warns that its
 #: contrastive term has too few cells to align.
 MIN_PAIRED_SHARE = 0.5
-
-
-def _value_chunks(matrix):
-    """Yield the stored values of ``matrix`` chunk by chunk, never densifying all of it."""
-    if sparse.issparse(matrix):
-        yield np.asarray(matrix.data)
-        return
-    if hasattr(matrix, "to_memory"):  # anndata backed/lazy arrays
-        matrix = matrix.to_memory()
-    for start in range(0, matrix.shape[0], _CHUNK_ROWS):
-        yield np.asarray(matrix[start : start + _CHUNK_ROWS])
-
-
-_COUNTS_FIX = (
-    "Pass the layer holding raw counts (e.g. `rna_layer='counts'`), not normalised or "
-    "log-transformed data."
-)
-
-
-def check_finite(matrix, name: str) -> None:
-    """Raise ``ValueError`` if ``matrix`` holds NaN or infinite values.
-
-    Parameters
-    ----------
-    matrix
-        Dense or sparse matrix.
-    name
-        How the user knows this matrix (e.g. ``"layer 'counts' of modality 'rna'"``).
-
-    """
-    for values in _value_chunks(matrix):
-        if not np.issubdtype(values.dtype, np.number) and values.dtype != bool:
-            raise TypeError(f"{name} has dtype {values.dtype}; a numeric matrix is required.")
-        if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
-            raise ValueError(
-                f"{name} contains NaN or infinite values. Replace or remove them (e.g. "
-                "`np.nan_to_num`, or drop the affected cells) before setup."
-            )
-
-
-def check_counts(matrix, name: str, fix: str = _COUNTS_FIX) -> None:
-    """Raise ``ValueError`` unless ``matrix`` holds finite, non-negative integer counts.
-
-    Parameters
-    ----------
-    matrix
-        Dense or sparse matrix.
-    name
-        How the user knows this matrix (e.g. ``"layer 'counts' of modality 'rna'"``).
-    fix
-        What the user should do instead, appended to the message.
-
-    """
-    if matrix.dtype == np.float16:
-        raise TypeError(
-            f"{name} has dtype float16, which scipy's sparse matrices and the models' count "
-            "checks cannot take. Store the counts as integers or float32 first, e.g. "
-            "`layer = layer.astype(np.float32)`."
-        )
-    check_finite(matrix, name)
-    for values in _value_chunks(matrix):
-        if (values < 0).any():
-            raise ValueError(
-                f"{name} contains negative values (min {values.min()}), but raw counts are "
-                f"required. {fix}"
-            )
-        if np.issubdtype(values.dtype, np.floating) and (np.mod(values, 1) != 0).any():
-            example = values[np.mod(values, 1) != 0].flat[0]
-            raise ValueError(
-                f"{name} contains non-integer values (e.g. {example}), but raw counts are "
-                f"required. {fix}"
-            )
-
-
-def row_sums(matrix) -> np.ndarray:
-    """Per-row sums of a dense or sparse matrix as a flat float array, chunk by chunk."""
-    if sparse.issparse(matrix):
-        return np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
-    if hasattr(matrix, "to_memory"):
-        matrix = matrix.to_memory()
-    return np.concatenate(
-        [
-            np.asarray(matrix[start : start + _CHUNK_ROWS], dtype=np.float64).sum(axis=1)
-            for start in range(0, matrix.shape[0], _CHUNK_ROWS)
-        ]
-    )
 
 
 def check_in_memory(adata, description: str) -> None:
@@ -179,47 +90,6 @@ def check_obs_columns(obs, columns: dict[str, str], where: str = "`mdata.obs`") 
                 f"`obs[{column!r}] = obs[{column!r}].astype(str).fillna('unknown')`) or remove "
                 "those cells before setup."
             )
-
-
-def registered_row_sums(adata_manager, registry_keys: list[str]) -> dict[str, np.ndarray]:
-    """Per-cell totals of each registered count matrix, read once for every count check."""
-    return {key: row_sums(adata_manager.get_from_registry(key)) for key in registry_keys}
-
-
-def check_cells_have_counts(
-    obs_names: pd.Index, totals: list[np.ndarray], refuse: bool = True
-) -> None:
-    """Refuse (or warn about) cells without counts in any of the registered count matrices.
-
-    Such cells carry no information for the models.
-
-    Parameters
-    ----------
-    obs_names
-        Names of the registered cells.
-    totals
-        Per-cell totals of each count matrix (:func:`registered_row_sums`), aligned to
-        ``obs_names``.
-    refuse
-        Raise ``ValueError``; otherwise warn (for a model that embeds such cells from their
-        all-zero input without numerical trouble).
-
-    """
-    totals = np.sum(totals, axis=0)
-    empty = np.flatnonzero(totals == 0)
-    if not empty.size:
-        return
-    names = list(obs_names[empty[:5]])
-    message = f"{empty.size} cells have no counts in any registered modality (e.g. {names})."
-    fix = "Remove them before setup, e.g. `mdata = mdata[total_counts > 0].copy()`."
-    if refuse:
-        raise ValueError(f"{message} {fix}")
-    warnings.warn(
-        f"{message} They are embedded from an all-zero input, which says nothing about them. "
-        f"{fix}",
-        UserWarning,
-        stacklevel=settings.warnings_stacklevel,
-    )
 
 
 def check_modalities_keys(
@@ -315,115 +185,6 @@ def check_feature_names(source: np.ndarray, target: pd.Index, where: str) -> Non
         f"({'; '.join(differences)}). Subset and reorder them to the registered features, "
         f"{fix}; missing features can be added as zero columns."
     )
-
-
-def check_indices(indices, n_obs: int) -> np.ndarray | None:
-    """Cell positions for a getter's ``indices``: integers in ``[0, n_obs)`` or a boolean mask.
-
-    Parameters
-    ----------
-    indices
-        ``None`` (all cells), integer positions, or a boolean mask over the cells.
-    n_obs
-        Number of cells of the data the getter reads.
-
-    Returns
-    -------
-    ``None`` for all cells, else the positions as an integer array.
-
-    """
-    if indices is None:
-        return None
-    positions = np.asarray(indices)
-    if positions.dtype == bool:
-        if positions.shape != (n_obs,):
-            raise ValueError(
-                f"`indices` is a boolean mask of shape {positions.shape}, but the data have "
-                f"{n_obs} cells; give one value per cell, or integer positions."
-            )
-        positions = np.flatnonzero(positions)
-    elif positions.size and not np.issubdtype(positions.dtype, np.integer):
-        raise TypeError(
-            f"`indices` must be integer positions or a boolean mask, got dtype {positions.dtype}; "
-            "for cell names use `mdata.obs_names.get_indexer(names)`."
-        )
-    positions = positions.astype(np.int64).ravel()
-    if positions.size == 0:
-        raise ValueError("`indices` selects no cells; pass at least one, or None for all cells.")
-    outside = positions[(positions < 0) | (positions >= n_obs)]
-    if outside.size:
-        raise ValueError(
-            f"`indices` holds {outside.size} positions outside 0..{n_obs - 1} (e.g. "
-            f"{outside[:5].tolist()}); the data have {n_obs} cells."
-        )
-    return positions
-
-
-def check_count_argument(value, name: str, minimum: int, why: str = "") -> None:
-    """Raise ``TypeError`` unless ``value`` is an integer, ``ValueError`` if below ``minimum``.
-
-    Parameters
-    ----------
-    value
-        Value of the argument.
-    name
-        Name of the argument (e.g. ``"max_epochs"``).
-    minimum
-        Smallest value allowed.
-    why
-        Why smaller values are refused, appended to the message.
-
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an integer, got {value!r} ({type(value).__name__}).")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be at least {minimum}, got {value}.{why}")
-
-
-def check_training_arguments(
-    max_epochs: int | None, batch_size: int, n_epochs_pretrain: int | None = None
-) -> None:
-    """Refuse epoch counts and minibatch sizes training cannot run with.
-
-    Parameters
-    ----------
-    max_epochs
-        ``None`` (the model's default) or at least 1.
-    batch_size
-        At least 2.
-    n_epochs_pretrain
-        ``None`` or at least 0.
-
-    """
-    if max_epochs is not None:
-        check_count_argument(max_epochs, "max_epochs", 1)
-    check_count_argument(
-        batch_size,
-        "batch_size",
-        2,
-        " BatchNorm layers and the contrastive losses compare cells within a minibatch.",
-    )
-    if n_epochs_pretrain is not None:
-        check_count_argument(n_epochs_pretrain, "n_epochs_pretrain", 0)
-
-
-def check_modality_has_counts(totals: np.ndarray, description: str) -> None:
-    """Raise ``ValueError`` if a registered count matrix is zero in every cell.
-
-    Parameters
-    ----------
-    totals
-        Per-cell totals of the count matrix (:func:`registered_row_sums`).
-    description
-        How the user knows it (e.g. ``"Modality 'prot'"``).
-
-    """
-    if not totals.any():
-        raise ValueError(
-            f"{description} has no counts in any cell: it carries no information, yet the "
-            "fusion would give it a share of every cell's embedding. Check that the right "
-            "layer was registered, or leave the modality out of `modalities`."
-        )
 
 
 def check_paired_cells(obs_names: dict[str, pd.Index]) -> None:

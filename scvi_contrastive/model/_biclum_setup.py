@@ -12,14 +12,9 @@ from scvi.data.fields import CategoricalObsField, MuDataCategoricalObsField
 from scvi.utils import setup_anndata_dsp
 
 from .._constants import LAYER_ARGS, MODALITIES, REGISTRY_KEYS
+from ..data.count_checks import check_cells_have_counts, registered_row_sums
 from ..data.fields import CountLayerField
-from ..data.validation import (
-    check_cells_have_counts,
-    check_in_memory,
-    check_obs_columns,
-    check_shared_cell_names,
-    registered_row_sums,
-)
+from ..data.validation import check_in_memory, check_obs_columns, check_shared_cell_names
 from ._biclum_anchors import select_features
 from ._setup import (
     SetupModality,

@@ -19,17 +19,19 @@ from mudata import MuData
 from scvi.data import AnnDataManager, AnnDataManagerValidationCheck
 
 from .._constants import COUNT_KEYS, LAYER_ARGS, REGISTRY_KEYS
-from ..data.fields import MuDataObservedModalitiesField, count_field
-from ..data.validation import (
+from ..data.count_checks import (
     check_cells_have_counts,
     check_finite,
+    check_modality_has_counts,
+    registered_row_sums,
+)
+from ..data.fields import MuDataObservedModalitiesField, count_field
+from ..data.validation import (
     check_in_memory,
     check_layer,
     check_modalities_keys,
-    check_modality_has_counts,
     check_obs_columns,
     check_unique_obs_names,
-    registered_row_sums,
 )
 
 

@@ -17,10 +17,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils._docstrings import devices_dsp
 
 from scvi_contrastive._constants import COUNT_KEYS, LAYER_ARGS, REGISTRY_KEYS
-from scvi_contrastive.data.validation import (
-    check_indices,
-    check_training_arguments,
-)
+from scvi_contrastive.data.argument_checks import check_indices, check_training_arguments
 from scvi_contrastive.dataloaders import UnpairedDataSplitter
 from scvi_contrastive.model._biclum_anchors import (
     initial_embeddings,

@@ -10,7 +10,7 @@ import torch
 from mudata import MuData
 
 from .._constants import COUNT_KEYS, MODALITIES, REGISTRY_KEYS
-from ..data.validation import check_indices
+from ..data.argument_checks import check_indices
 
 
 class DecodingMixin:

@@ -16,10 +16,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils._docstrings import devices_dsp
 
 from .._constants import COUNT_KEYS, MODALITIES, REGISTRY_KEYS
-from ..data.validation import (
-    check_indices,
-    check_training_arguments,
-)
+from ..data.argument_checks import check_indices, check_training_arguments
 from ..module.fusion import ContrastiveFusionModule
 from ..train.callbacks import with_default_callbacks
 from ..train.eval_mode import eval_mode
