@@ -27,6 +27,7 @@ from scvi_contrastive.model._biclum_anchors import (
     shared_feature_pairs,
 )
 from scvi_contrastive.model._biclum_setup import BilateralSetupMixin
+from scvi_contrastive.model._docstrings import getter_dsp
 from scvi_contrastive.model.label_transfer import LabelTransferMixin
 from scvi_contrastive.model.query import BilateralQueryMixin
 from scvi_contrastive.model.saving import SafeSaveLoadMixin
@@ -379,6 +380,7 @@ class BICLUM(
                 latent.append(self.module.inference(**inputs)["z"][modality].cpu().numpy())
         return np.concatenate(latent)
 
+    @getter_dsp.dedent
     def get_latent_representation(
         self,
         adata: AnnData | MuData | None = None,
@@ -392,16 +394,13 @@ class BICLUM(
 
         Parameters
         ----------
-        adata
-            Registered (or compatible) data; default the model's.
+        %(param_adata)s
         modality
             ``"joint"``: every cell from the modality that holds it (a cell held by both, as in
             paired data, gets the mean of its two embeddings). A modality name: every cell from
             that modality's data, NaN rows for cells it does not hold.
-        indices
-            Rows of ``adata.obs`` to embed (default all), in this order.
-        batch_size
-            Minibatch size for inference.
+        %(param_indices)s
+        %(param_batch_size)s
 
         Returns
         -------

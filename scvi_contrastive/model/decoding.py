@@ -11,6 +11,7 @@ from mudata import MuData
 
 from .._constants import COUNT_KEYS, MODALITIES, REGISTRY_KEYS
 from ..data.argument_checks import check_indices
+from ._docstrings import getter_dsp
 
 
 class DecodingMixin:
@@ -21,6 +22,7 @@ class DecodingMixin:
     ``generative`` as :class:`~scvi_contrastive.module.ContrastiveFusionModule`.
     """
 
+    @getter_dsp.dedent
     @torch.inference_mode()
     def get_normalized_expression(
         self,
@@ -38,20 +40,16 @@ class DecodingMixin:
 
         Parameters
         ----------
-        adata
-            MuData; the one the model was set up with if ``None``.
-        indices
-            Cells (all if ``None``).
+        %(param_adata)s
+        %(param_indices)s
         modality
             ``"rna"``, ``"protein"`` or ``"atac"``.
         library_size
             RNA (and Poisson ATAC) values are expected counts at this library size (1 gives
             proportions). Protein values are the expected counts of the likelihood (background
             included); Bernoulli ATAC values are accessibility probabilities.
-        transform_batch
-            Decode every cell as if it came from this batch category.
-        batch_size
-            Minibatch size for inference.
+        %(param_transform_batch)s
+        %(param_batch_size)s
 
         Returns
         -------
@@ -89,6 +87,7 @@ class DecodingMixin:
             torch.cat(values).numpy(), index=obs_names, columns=mod_key.column_names
         )
 
+    @getter_dsp.dedent
     def get_normalized_accessibility(
         self,
         adata: MuData | None = None,
@@ -106,16 +105,12 @@ class DecodingMixin:
 
         Parameters
         ----------
-        adata
-            MuData; the one the model was set up with if ``None``.
-        indices
-            Cells (all if ``None``).
+        %(param_adata)s
+        %(param_indices)s
         region_list
             Regions to return (all if ``None``), in this order.
-        transform_batch
-            Decode every cell as if it came from this batch category.
-        batch_size
-            Minibatch size for inference.
+        %(param_transform_batch)s
+        %(param_batch_size)s
 
         Returns
         -------

@@ -8,6 +8,8 @@ from anndata import AnnData
 from mudata import MuData
 from sklearn.neighbors import KNeighborsClassifier
 
+from ._docstrings import getter_dsp
+
 
 class LabelTransferMixin:
     """``transfer_labels`` of a model embedding two modalities' cells in one latent space.
@@ -17,6 +19,7 @@ class LabelTransferMixin:
     :class:`~scvi_contrastive.model.BICLUM` has them.
     """
 
+    @getter_dsp.dedent
     def transfer_labels(
         self,
         labels_key: str | None = None,
@@ -36,10 +39,8 @@ class LabelTransferMixin:
             Modality whose cells carry the labels (default: the RNA modality).
         k
             Number of neighbours voting (cosine distance).
-        adata
-            Registered (or compatible) data; default the model's.
-        batch_size
-            Minibatch size for inference.
+        %(param_adata)s
+        %(param_batch_size)s
 
         Returns
         -------

@@ -23,6 +23,7 @@ from ..train.eval_mode import eval_mode
 from ..train.fusion import ContrastiveFusionTrainingPlan
 from ..train.history import history_so_far, number_continued_epochs
 from ..train.scheduled_refresh import ScheduledRefresh
+from ._docstrings import getter_dsp
 from ._input_transforms import centre_new_batches, fit_encoder_transforms
 from ._scmdcf_setup import FusionSetupMixin
 from .decoding import DecodingMixin
@@ -373,6 +374,7 @@ class SCMDCF(
             key: value.numpy() for key, value in self.module.inference_over(loader, keys).items()
         }
 
+    @getter_dsp.dedent
     def get_latent_representation(
         self,
         adata: MuData | None = None,
@@ -386,16 +388,12 @@ class SCMDCF(
 
         Parameters
         ----------
-        adata
-            MuData with the registered modalities; the one the model was set up with if
-            ``None``.
+        %(param_adata)s
         modality
             ``"joint"`` for the fused embedding, or ``"rna"``, ``"protein"``, ``"atac"`` for
             one encoder's embedding (``NaN`` rows for cells not measured in that modality).
-        indices
-            Cells to embed (all if ``None``).
-        batch_size
-            Minibatch size for inference.
+        %(param_indices)s
+        %(param_batch_size)s
 
         Returns
         -------
@@ -412,6 +410,7 @@ class SCMDCF(
         latent[out["observed"][:, self.module.modalities.index(modality)] <= 0] = np.nan
         return latent
 
+    @getter_dsp.dedent
     def get_fusion_weights(
         self,
         adata: MuData | None = None,
@@ -423,6 +422,16 @@ class SCMDCF(
         With the default ``fusion="concat"`` these are the modality weights fitted during
         training, restricted to the modalities the cell was measured in; with
         ``fusion="attention"``, the cell's attention weights.
+
+        Parameters
+        ----------
+        %(param_adata)s
+        %(param_indices)s
+        %(param_batch_size)s
+
+        Returns
+        -------
+        DataFrame of cells × modalities.
         """
         adata = self._validate_anndata(adata)
         indices = check_indices(indices, adata.n_obs)
@@ -432,6 +441,7 @@ class SCMDCF(
             weights["fusion_weights"], index=obs_names, columns=self.module.modalities
         )
 
+    @getter_dsp.dedent
     def get_cluster_assignments(
         self,
         adata: MuData | None = None,
@@ -443,12 +453,9 @@ class SCMDCF(
 
         Parameters
         ----------
-        adata
-            MuData; the one the model was set up with if ``None``.
-        indices
-            Cells (all if ``None``).
-        batch_size
-            Minibatch size for inference.
+        %(param_adata)s
+        %(param_indices)s
+        %(param_batch_size)s
         soft
             Return the ``(n_cells, k)`` soft assignment instead of the hard labels.
 
