@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import scvi
 import torch
-from reliability_cases import CASES
 
 from scvi_contrastive.data.readers import DATA_ENV_VAR
 
@@ -24,17 +23,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 @pytest.fixture(autouse=True)
 def _seed():
     scvi.settings.seed = 0
-
-
-@pytest.fixture(scope="module", params=list(CASES))
-def case(request):
-    return CASES[request.param]
-
-
-@pytest.fixture(scope="module")
-def trained(case):
-    """A trained model of the case's class, shared by the tests of a module (per worker)."""
-    return case.fit(case.model(batch_key="batch"))
 
 
 @pytest.fixture

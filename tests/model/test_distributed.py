@@ -27,7 +27,6 @@ from sklearn.metrics import adjusted_rand_score
 
 from scvi_contrastive.benchmark.metrics import cluster_scores
 from scvi_contrastive.benchmark.synthetic import synthetic_paired, synthetic_unpaired
-from scvi_contrastive.dataloaders import UnpairedBatchSampler
 from scvi_contrastive.model import BICLUM, SCMDCF
 from scvi_contrastive.train.threads import preserve_torch_threads
 
@@ -84,7 +83,9 @@ def _train_biclum(devices: int = 1, **trainer_kwargs) -> BICLUM:
     mdata = synthetic_unpaired(
         N_CELLS, n_genes=N_GENES, n_types=N_TYPES, separation=BICLUM_SEPARATION
     )
-    BICLUM.setup_mudata(mdata, labels_key="cell_type")
+    BICLUM.setup_mudata(
+        mdata, labels_key="cell_type", modalities={"rna_layer": "rna", "atac_layer": "atac"}
+    )
     model = BICLUM(mdata, n_latent=10, n_hidden=64, n_metacells=32, mnn_k=10)
     model.train(
         max_epochs=EPOCHS,
@@ -258,53 +259,6 @@ def test_ddp_matches_single_process(tmp_path):
         score, reference = ddp[model]["scores"][metric], single[model][metric]
         assert score >= reference - tolerance, (model, metric, score, reference)
         assert min(score, reference) > 0.4, (model, metric, score, reference)
-
-
-def _rank_samplers(rows, pairs, pair_fraction):
-    return [
-        UnpairedBatchSampler(
-            rows, 16, lambda: pairs, pair_fraction, seed=3, num_replicas=2, rank=rank
-        )
-        for rank in range(2)
-    ]
-
-
-def test_sampler_gives_each_rank_a_distinct_equal_shard():
-    rng = np.random.default_rng(0)
-    rows = {"rna": np.arange(0, 300), "atac": np.arange(300, 500)}
-    flat = rng.choice(300 * 200, 400, replace=False)  # 400 distinct pairs
-    pairs = (rows["rna"][flat // 200], rows["atac"][flat % 200])
-    epochs = [list(sampler) for sampler in _rank_samplers(rows, pairs, 0.5)]
-    # Same number of steps on both ranks (else DDP waits forever), half of one process's.
-    assert len(epochs[0]) == len(epochs[1]) == int(np.ceil(300 / (2 * 16)))
-    index = {pair: i for i, pair in enumerate(zip(*pairs, strict=True))}
-    for step0, step1 in zip(*epochs, strict=True):
-        chosen = []
-        for step in (step0, step1):
-            assert step["n_pairs"] == 8 and all(len(step[name]) == 16 for name in rows)
-            chosen.append({index[p] for p in zip(step["rna"][:8], step["atac"][:8], strict=True)})
-        # Within a step the ranks take different pairs and different random cells.
-        assert not chosen[0] & chosen[1]
-        for name in rows:
-            assert not set(step0[name][8:]) & set(step1[name][8:])
-
-
-def test_sampler_ranks_together_cover_every_cell():
-    rows = {"rna": np.arange(0, 300), "atac": np.arange(300, 500)}
-    epochs = [list(sampler) for sampler in _rank_samplers(rows, None, 0.0)]
-    visited = {int(cell) for epoch in epochs for step in epoch for cell in step["rna"]}
-    assert visited == set(rows["rna"])
-
-
-def test_sampler_draws_follow_the_epoch_set():
-    rows = {"rna": np.arange(0, 100), "atac": np.arange(100, 180)}
-    sampler = UnpairedBatchSampler(rows, 16, seed=3)
-    epochs = [[step["rna"].tolist() for step in sampler] for _ in range(3)]
-    assert epochs[0] != epochs[1] != epochs[2]
-    # What Lightning does when training resumes at epoch 2: the draws of epoch 2 again.
-    resumed = UnpairedBatchSampler(rows, 16, seed=3)
-    resumed.set_epoch(2)
-    assert [step["rna"].tolist() for step in resumed] == epochs[2]
 
 
 if __name__ == "__main__":

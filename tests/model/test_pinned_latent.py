@@ -14,7 +14,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reliability_cases import CASES  # noqa: E402
+from reliability_cases import CASES
 
 PINNED = Path(__file__).resolve().parents[1] / "fixtures" / "pinned_latents.npz"
 

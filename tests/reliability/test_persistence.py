@@ -1,4 +1,5 @@
-"""Saved models (docs/reliability.md): loading never runs code from a file, saves stay paired.
+"""Rows of docs/reliability.md on saved models (both models): save → load, folders and files
+that cannot be loaded, and loading that never runs code from a file.
 
 A crafted ``model.pt`` (an intact save with a pickled call added) goes through every way a
 model file is read: ``Model.load``, ``Model.load_query_data(query, folder)`` and scvi-hub's
@@ -10,16 +11,78 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+import scvi
 import torch
-from reliability_cases import CASES
+from reliability_cases import CASES, GENES
 from scvi.hub import HubModel
 from scvi.model.base import BaseModelClass
 
 from scvi_contrastive.data.safe_loading import UnsafeModelFileError, read_model_file
 from scvi_contrastive.hub import make_hub_model
+from scvi_contrastive.model import BICLUM, SCMDCF
 from scvi_contrastive.model.saving import SafeSaveLoadMixin
 
 REFUSED = r"was not loaded: .*GLOBAL posix.mkdir.*Nothing from the file was executed"
+
+
+# ---------------------------------------------------------------------------- save and load
+
+
+@pytest.fixture
+def saved(case, trained, tmp_path):
+    folder = tmp_path / case.cls.__name__
+    trained.save(folder, save_anndata=True)
+    return folder
+
+
+def test_save_load_reproduces_the_latent_bit_for_bit(case, trained, saved):
+    latent = trained.get_latent_representation()
+    np.testing.assert_array_equal(case.cls.load(saved).get_latent_representation(), latent)
+    with_data = case.cls.load(saved, adata=trained.adata.copy())
+    np.testing.assert_array_equal(with_data.get_latent_representation(), latent)
+
+
+def test_load_from_missing_or_incomplete_folders(case, saved, tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        case.cls.load(tmp_path / "nowhere")
+    (saved / "model.pt").rename(saved / "moved.pt")
+    with pytest.raises(FileNotFoundError, match=r"holds no 'model.pt'.*moved.pt"):
+        case.cls.load(saved)
+
+
+def test_load_truncated_model_file(case, saved):
+    content = (saved / "model.pt").read_bytes()
+    (saved / "model.pt").write_bytes(content[: len(content) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        case.cls.load(saved)
+
+
+def test_load_with_the_wrong_class(case, saved, tmp_path):
+    other = BICLUM if case.cls is SCMDCF else SCMDCF
+    name = case.cls.__name__
+    with pytest.raises(ValueError, match=rf"holds a {name} model, not a {other.__name__} one"):
+        other.load(saved)
+    adata = scvi.data.synthetic_iid(batch_size=10, n_genes=10, n_proteins=0, n_regions=0)
+    scvi.model.SCVI.setup_anndata(adata)
+    scvi.model.SCVI(adata, n_hidden=8, n_latent=2).save(tmp_path / "scvi")
+    with pytest.raises(ValueError, match=r"holds a SCVI model.*`SCVI.load\(...\)`"):
+        case.cls.load(tmp_path / "scvi")
+
+
+def test_load_lists_genes_that_differ(case, saved):
+    renamed = case.make()
+    renamed["rna"].var_names = [f"x{i}" for i in range(len(GENES))]
+    renamed.update()
+    with pytest.raises(ValueError, match=r"missing: \['g0', 'g1'.*not registered: \['x0', 'x1'"):
+        case.cls.load(saved, adata=renamed)
+    reordered = case.make()
+    reordered.mod["rna"] = reordered["rna"][:, GENES[::-1]].copy()
+    reordered.update()
+    with pytest.raises(ValueError, match=r"modality 'rna' are the registered ones in a different"):
+        case.cls.load(saved, adata=reordered)
+
+
+# ---------------------------------------------------------------------------- files that run code
 
 
 class _Payload:
@@ -81,6 +144,9 @@ def test_hub_model_refuses_a_file_that_would_run_code(poisoned):
     with pytest.raises(UnsafeModelFileError, match=REFUSED):
         _ = hub_model.model
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------- what saves hold
 
 
 def test_saves_need_no_pandas_to_load(case, trained, tmp_path):
