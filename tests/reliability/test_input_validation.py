@@ -95,6 +95,11 @@ def test_modalities_with_unknown_keys(case):
         case.cls.setup_mudata(case.make(), modalities=modalities)
 
 
+def test_modalities_are_required(case):
+    with pytest.raises(ValueError, match=r"`modalities` is required, e\.g\. \{'rna_layer': 'rna'"):
+        case.cls.setup_mudata(case.make(), **case.layers)
+
+
 def test_no_cells_after_filtering(case):
     mdata = case.make()
     empty = mdata[np.zeros(mdata.n_obs, dtype=bool)].copy()
@@ -141,6 +146,14 @@ def test_scmdcf_refuses_a_modality_without_counts():
     mdata["prot"].layers["counts"] = sparse.csr_matrix(mdata["prot"].shape, dtype=np.float32)
     with pytest.raises(ValueError, match=r"Modality 'prot' has no counts in any cell"):
         SCMDCF_CASE.setup(mdata)
+
+
+def test_a_modality_without_counts_is_refused(case):
+    mdata = case.make()
+    other = next(name for name in mdata.mod if name != "rna")
+    mdata[other].layers["counts"] = sparse.csr_matrix(mdata[other].shape, dtype=np.float32)
+    with pytest.raises(ValueError, match=rf"Modality '{other}' has no counts in any cell"):
+        case.setup(mdata)
 
 
 def test_float16_counts_name_the_layer_and_the_fix(case):
