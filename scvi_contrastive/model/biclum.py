@@ -32,6 +32,7 @@ from scvi_contrastive.model.label_transfer import LabelTransferMixin
 from scvi_contrastive.model.query import BilateralQueryMixin
 from scvi_contrastive.model.saving import SafeSaveLoadMixin
 from scvi_contrastive.module.bilateral import BilateralAlignmentModule
+from scvi_contrastive.module.collect_inference import collect_inference
 from scvi_contrastive.tools.joint_pca import column_moments
 from scvi_contrastive.tools.metacells import metacell_sketch
 from scvi_contrastive.train.bilateral import MNNRefresh
@@ -372,13 +373,17 @@ class BICLUM(
             batch_size=batch_size,
             data_and_attributes={key: np.float32, REGISTRY_KEYS.BATCH_KEY: np.int64},
         )
-        latent = []
-        with eval_mode(self.module):
+
+        def minibatches():
             for tensors in loader:
                 tensors[REGISTRY_KEYS.X_KEY] = tensors.pop(key)
-                inputs = self.module._get_inference_input({modality: tensors})
-                latent.append(self.module.inference(**inputs)["z"][modality].cpu().numpy())
-        return np.concatenate(latent)
+                yield {modality: tensors}
+
+        with eval_mode(self.module):
+            latent = collect_inference(
+                self.module, minibatches(), lambda outputs: {"z": outputs["z"][modality]}
+            )
+        return latent["z"].numpy()
 
     @getter_dsp.dedent
     def get_latent_representation(

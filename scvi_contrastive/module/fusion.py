@@ -19,6 +19,7 @@ from ..nn.encoders import TransformedEncoder
 from ..nn.fusion import AttentionFusion, WeightedConcatFusion
 from ..nn.input_transform import InputTransform, n_transform_components
 from ._likelihoods import LIKELIHOOD_HEADS, count_distribution, resolve_likelihoods
+from .collect_inference import collect_inference
 
 #: Input transform of each modality's encoder.
 TRANSFORM_KINDS = {
@@ -276,12 +277,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         Returns the outputs named by ``keys``, each concatenated over the minibatches on the
         CPU, in the loader's order.
         """
-        collected = {key: [] for key in keys}
-        for tensors in loader:
-            outputs = self.inference(**self._get_inference_input(tensors))
-            for key in keys:
-                collected[key].append(outputs[key].cpu())
-        return {key: torch.cat(values) for key, values in collected.items()}
+        return collect_inference(self, loader, lambda outputs: {key: outputs[key] for key in keys})
 
     @auto_move_data
     def generative(
