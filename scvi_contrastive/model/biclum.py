@@ -16,7 +16,7 @@ from scvi.data import AnnDataManager
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils._docstrings import devices_dsp
 
-from scvi_contrastive._constants import COUNT_KEYS, LAYER_ARGS, REGISTRY_KEYS
+from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.data.argument_checks import check_indices, check_training_arguments
 from scvi_contrastive.dataloaders import UnpairedDataSplitter
 from scvi_contrastive.model._biclum_anchors import (
@@ -28,6 +28,7 @@ from scvi_contrastive.model._biclum_anchors import (
 )
 from scvi_contrastive.model._biclum_setup import BilateralSetupMixin
 from scvi_contrastive.model._docstrings import getter_dsp
+from scvi_contrastive.model._setup import count_modalities
 from scvi_contrastive.model.label_transfer import LabelTransferMixin
 from scvi_contrastive.model.query import BilateralQueryMixin
 from scvi_contrastive.model.saving import SafeSaveLoadMixin
@@ -42,9 +43,6 @@ from scvi_contrastive.train.plan import SyncedTrainingPlan
 from scvi_contrastive.train.threads import preserve_torch_threads
 
 logger = logging.getLogger(__name__)
-
-#: ``setup_mudata`` layer argument → registry key of that modality's counts.
-_LAYER_ARG_KEYS = {LAYER_ARGS[m]: COUNT_KEYS[m] for m in LAYER_ARGS}
 
 
 class BICLUM(
@@ -185,12 +183,8 @@ class BICLUM(
 
     def _layout(self) -> tuple[list[str], dict[str, str]]:
         """The two modality names (RNA first) and the registry key of each one's counts."""
-        setup_args = self.registry_["setup_args"]
         if self._is_mudata:
-            modalities = setup_args["modalities"]
-            count_keys = {
-                modalities[arg]: key for arg, key in _LAYER_ARG_KEYS.items() if arg in modalities
-            }
+            count_keys = {name: key for key, name in count_modalities(self.registry_).items()}
             return list(count_keys), count_keys
         state = self.adata_manager.get_state_registry(REGISTRY_KEYS.MODALITY_KEY)
         names = [str(name) for name in state.categorical_mapping]

@@ -17,6 +17,7 @@ from scvi.utils._docstrings import devices_dsp
 
 from .._constants import COUNT_KEYS, MODALITIES, REGISTRY_KEYS
 from ..data.argument_checks import check_indices, check_training_arguments
+from ..module.collect_inference import collect_inference
 from ..module.fusion import ContrastiveFusionModule
 from ..train.callbacks import with_default_callbacks
 from ..train.eval_mode import eval_mode
@@ -364,15 +365,18 @@ class SCMDCF(
         outputs = {key: torch.from_numpy(value) for key, value in outputs.items()}
         trainer.lightning_module.refresh(outputs, final=final)
 
+    @torch.inference_mode()
     def _inference_outputs(
         self, adata: MuData | None, indices: Sequence[int] | None, batch_size: int | None, keys
     ) -> dict[str, np.ndarray]:
+        """The inference outputs named by ``keys`` for the cells ``indices``, as numpy arrays."""
         adata = self._validate_anndata(adata)
         indices = check_indices(indices, adata.n_obs)
         loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
-        return {
-            key: value.numpy() for key, value in self.module.inference_over(loader, keys).items()
-        }
+        outputs = collect_inference(
+            self.module, loader, lambda outputs: {key: outputs[key] for key in keys}
+        )
+        return {key: value.numpy() for key, value in outputs.items()}
 
     @getter_dsp.dedent
     def get_latent_representation(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from itertools import combinations
 from typing import Literal
 
@@ -19,7 +18,6 @@ from ..nn.encoders import TransformedEncoder
 from ..nn.fusion import AttentionFusion, WeightedConcatFusion
 from ..nn.input_transform import InputTransform, n_transform_components
 from ._likelihoods import LIKELIHOOD_HEADS, count_distribution, resolve_likelihoods
-from .collect_inference import collect_inference
 
 #: Input transform of each modality's encoder.
 TRANSFORM_KINDS = {
@@ -269,15 +267,6 @@ class ContrastiveFusionModule(BaseModuleClass):
             library={m: counts[m].sum(dim=1, keepdim=True).clamp_min(1.0).log() for m in counts},
         )
         return outputs
-
-    @torch.inference_mode()
-    def inference_over(self, loader: Iterable[dict], keys: Sequence[str]) -> dict:
-        """Run :meth:`inference` over every minibatch of ``loader``.
-
-        Returns the outputs named by ``keys``, each concatenated over the minibatches on the
-        CPU, in the loader's order.
-        """
-        return collect_inference(self, loader, lambda outputs: {key: outputs[key] for key in keys})
 
     @auto_move_data
     def generative(
