@@ -21,8 +21,8 @@ leftover of an earlier, larger run. The subprocess builds a synthetic data set o
   ``torch.cuda.max_memory_allocated``.
 
 Run ``python -m scvi_contrastive.benchmark.scaling --out results/scaling`` (``--quick`` for
-1,000 and 10,000 cells; ``--report-only`` rewrites the table and plot from an earlier run's
-``scaling.json``).
+1,000 and 10,000 cells; ``--setup-only`` stops after setup, so that the peak memory is the
+setup's; ``--report-only`` rewrites the table and plot from an earlier run's ``scaling.json``).
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ def measure(
     threads: int | None = 1,
     seed: int = 0,
     progress: Callable[[dict], None] | None = None,
+    setup_only: bool = False,
 ) -> dict:
     """Time and memory of one model on one synthetic data set, in this process.
 
@@ -116,6 +117,8 @@ def measure(
     progress
         Called with the row so far after each phase (data, setup, training), so that a run
         stopped from outside still tells how far it got.
+    setup_only
+        Stop after setup: no training, and the peak memory is that of setup.
 
     Returns
     -------
@@ -146,7 +149,10 @@ def measure(
     model, train_kwargs = _SETUP[model_name](mdata)
     row.update(setup_s=time.perf_counter() - start, status="training")
     report(row)
-    row.update(status="ok", **_train_timed(model, train_kwargs, max_steps, accelerator))
+    if setup_only:
+        row.update(status="ok", device=torch_device_name(model.device))
+    else:
+        row.update(status="ok", **_train_timed(model, train_kwargs, max_steps, accelerator))
     row.update(
         peak_rss_mb=(
             memory_mb("VmHWM")
@@ -235,6 +241,7 @@ def run_scaling(
     threads: int | None = 1,
     timeout_s: float = 600.0,
     memory_limit_gb: float = 20.0,
+    setup_only: bool = False,
 ) -> pd.DataFrame:
     """Measure every model at every size, each in its own process, and write the results.
 
@@ -261,6 +268,8 @@ def run_scaling(
         largest finished size (and marked so).
     memory_limit_gb
         A run whose resident memory passes this is stopped.
+    setup_only
+        Measure setup alone (no training; the peak memory is the setup's).
 
     Returns
     -------
@@ -272,6 +281,7 @@ def run_scaling(
     (out / "logs").mkdir(parents=True, exist_ok=True)
     worker_args = ["--max-steps", str(max_steps), "--accelerator", accelerator]
     worker_args += ["--threads", str(threads)] if threads is not None else []
+    worker_args += ["--setup-only"] if setup_only else []
     meta = {
         "machine": f"{platform.node()}: {os.cpu_count()} CPUs, {platform.processor() or '?'}",
         "load average at start": " ".join(f"{x:.1f}" for x in os.getloadavg()),
@@ -304,6 +314,8 @@ def run_scaling(
             "libraries, data_peak_rss_mb: peak while building the data"
         ),
     }
+    if setup_only:
+        meta["training"] = "none (--setup-only): the peak memory is that of setup"
     rows = []
     for n_cells in sizes:
         for name in models:
@@ -343,6 +355,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
     parser.add_argument("--memory-limit-gb", type=float, default=20.0)
     parser.add_argument(
+        "--setup-only",
+        action="store_true",
+        help="stop after setup_mudata and the model's constructor: no training",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="rewrite scaling.md, .csv and .png from the scaling.json of --out; measure nothing",
@@ -363,6 +380,7 @@ def _worker_main(args: argparse.Namespace) -> None:
         accelerator=args.accelerator,
         threads=args.threads,
         progress=lambda row: path.write_text(json.dumps(row)),
+        setup_only=args.setup_only,
     )
 
 
@@ -385,6 +403,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame | None:
             threads=args.threads,
             timeout_s=args.timeout,
             memory_limit_gb=args.memory_limit_gb,
+            setup_only=args.setup_only,
         )
     print((Path(args.out) / "scaling.md").read_text())
     return table

@@ -96,6 +96,9 @@ def plot_scaling(table: pd.DataFrame, path: str | os.PathLike | None = None):
             time_ax.scatter(
                 chosen["n_cells"], chosen["epoch_s"], marker=marker, color=color, facecolor=fill
             )
+        time_ax.plot(
+            rows["n_cells"], rows["setup_s"], ":", color=color, marker=".", label=f"{name} setup"
+        )
         memory_ax.plot(rows["n_cells"], rows["peak_rss_mb"] / 1024, "-", color=color, label=name)
         finished = rows["status"] == "ok"
         for chosen, marker in ((rows[finished], "o"), (rows[~finished], "x")):
@@ -110,7 +113,9 @@ def plot_scaling(table: pd.DataFrame, path: str | os.PathLike | None = None):
                 color=color,
                 label=f"{name} GPU",
             )
-    time_ax.set(ylabel="time per epoch (s)", title="o measured, □ extrapolated, x estimated")
+    time_ax.set(
+        ylabel="time per epoch, setup (s)", title="o measured, □ extrapolated, x estimated"
+    )
     memory_ax.set(
         ylabel="peak memory (GiB)", title="resident memory (x: run stopped, peak so far)"
     )

@@ -16,12 +16,16 @@ from scipy import sparse
 from scvi import settings
 
 from ..data.normalization import log_normalize
-from ..tools.anchors import find_mnn_pairs, shared_neighbor_scores
+from ..tools.anchors import find_anchor_pairs
+from ..tools.chunks import row_chunks
 from ..tools.joint_pca import joint_pca
 from ..tools.optimal_transport import structural_embedding
 
 #: Library size the cells are normalised to, as BICLUM's encoders do.
 TARGET_SUM = 1e4
+#: Most cells per modality the joint PCA is fitted on and the anchors are searched among
+#: (BICLUM's ``sketch_cells``): a random sketch of a larger modality stands in for it.
+SKETCH_CELLS = 20_000
 
 
 def select_features(
@@ -70,21 +74,73 @@ def shared_feature_pairs(features: dict[str, Sequence[str]]) -> tuple[np.ndarray
     return tuple(names.get_indexer(shared).astype(np.int64) for names in (names_a, names_b))
 
 
-def log_normalized_columns(counts, columns: np.ndarray) -> sparse.csr_matrix | np.ndarray:
-    """Log-normalised ``columns`` of ``counts``; the library sums only those, as the encoder's."""
-    counts = (
-        sparse.csr_matrix(counts)[:, columns] if sparse.issparse(counts) else counts[:, columns]
-    )
-    return log_normalize(counts, TARGET_SUM, dtype=np.float32)
+def log_normalized_columns(
+    counts, columns: np.ndarray, rows: np.ndarray | None = None
+) -> sparse.csr_matrix | np.ndarray:
+    """Log-normalised ``columns`` of ``counts``; the library sums only those, as the encoder's.
+
+    Parameters
+    ----------
+    counts
+        Cells x features counts, dense or sparse.
+    columns
+        Features kept, in order.
+    rows
+        Cells kept, in order (``None``: all).
+
+    Returns
+    -------
+    ``(len(rows), len(columns))`` float32 matrix, CSR for sparse counts. Cells are normalised
+    a chunk at a time (:func:`~scvi_contrastive.tools.chunks.row_chunks`); every step is per
+    cell, so the result is that of one pass over all of them.
+    """
+    rows = np.arange(counts.shape[0]) if rows is None else np.asarray(rows)
+    if sparse.issparse(counts):
+        counts = sparse.csr_matrix(counts)
+    chunks = [
+        log_normalize(_select_columns(counts[rows[chunk]], columns), TARGET_SUM, dtype=np.float32)
+        for chunk in row_chunks(len(rows))
+    ]
+    if len(chunks) == 1:
+        return chunks[0]
+    return sparse.vstack(chunks, format="csr") if sparse.issparse(counts) else np.vstack(chunks)
 
 
 def initial_embeddings(
-    normalized: dict, pairs: tuple[np.ndarray, np.ndarray], n_pcs: int
+    normalized: dict,
+    pairs: tuple[np.ndarray, np.ndarray],
+    n_pcs: int,
+    sketch_cells: int | None = None,
+    random_state: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Shared representation the first MNN pairs (and the metacell sketches) are computed in."""
+    """Shared representation the first MNN pairs (and the metacell sketches) are computed in.
+
+    Parameters
+    ----------
+    normalized
+        Per modality (RNA first), the log-normalised cells x features matrix.
+    pairs
+        Columns of the two matrices holding the same features (:func:`shared_feature_pairs`).
+    n_pcs
+        Components of the joint PCA.
+    sketch_cells
+        Most cells per modality the joint PCA is fitted on (``None``: all); every cell is
+        embedded.
+    random_state
+        Seed of the sketches.
+
+    Returns
+    -------
+    Per modality, ``(n_cells, n_pcs)`` coordinates of its cells.
+    """
     (first, x_a), (second, x_b) = normalized.items()
     if len(pairs[0]) > 0:
-        z_a, z_b = joint_pca([x_a[:, pairs[0]], x_b[:, pairs[1]]], n_pcs)
+        z_a, z_b = joint_pca(
+            [_select_columns(x_a, pairs[0]), _select_columns(x_b, pairs[1])],
+            n_pcs,
+            max_fit_cells=sketch_cells,
+            random_state=random_state,
+        )
     else:
         warnings.warn(
             f"Modalities {first!r} and {second!r} share no features: the first positive pairs "
@@ -97,16 +153,46 @@ def initial_embeddings(
     return {first: z_a, second: z_b}
 
 
-def mnn_rows(embeddings: dict, rows: dict, k: int, keep: float = 1.0) -> np.ndarray:
+def mnn_rows(
+    embeddings: dict,
+    rows: dict,
+    k: int,
+    keep: float = 1.0,
+    sketch_cells: int | None = None,
+    random_state: int = 0,
+) -> np.ndarray:
     """MNN pairs of two modalities' embeddings, as a ``2 x n_pairs`` array of data rows.
 
-    Only the share ``keep`` of pairs whose cells share the most neighbours is returned
-    (:func:`~scvi_contrastive.tools.anchors.shared_neighbor_scores`).
+    Parameters
+    ----------
+    embeddings
+        Per modality (RNA first), ``(n_cells, d)`` coordinates in one space.
+    rows
+        Per modality, the data row of each embedded cell.
+    k
+        Neighbourhood size of the search.
+    keep
+        Share of the pairs returned, those whose cells share the most neighbours
+        (:func:`~scvi_contrastive.tools.anchors.shared_neighbor_scores`).
+    sketch_cells
+        Most cells per modality searched, a random sketch of a larger one (``None``: all;
+        :func:`~scvi_contrastive.tools.anchors.find_anchor_pairs`).
+    random_state
+        Seed of the sketches.
+
+    Returns
+    -------
+    ``(2, n_pairs)`` data rows: the first modality's cell, then the second's.
     """
     (first, z_a), (second, z_b) = embeddings.items()
-    idx_a, idx_b = find_mnn_pairs(z_a, z_b, k=k)
-    if keep < 1.0 and len(idx_a) > 0:
-        scores = shared_neighbor_scores(z_a, z_b, idx_a, idx_b)
-        best = scores >= np.quantile(scores, 1.0 - keep)
-        idx_a, idx_b = idx_a[best], idx_b[best]
+    idx_a, idx_b = find_anchor_pairs(
+        z_a, z_b, k=k, keep=keep, max_cells=sketch_cells, random_state=random_state
+    )
     return np.stack([rows[first][idx_a], rows[second][idx_b]])
+
+
+def _select_columns(matrix, columns: np.ndarray):
+    """``matrix[:, columns]``; ``matrix`` itself (no copy) when ``columns`` are all, in order."""
+    if np.array_equal(columns, np.arange(matrix.shape[1])):
+        return matrix
+    return matrix[:, columns]

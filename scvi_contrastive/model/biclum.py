@@ -20,6 +20,7 @@ from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.data.argument_checks import check_indices, check_training_arguments
 from scvi_contrastive.dataloaders import UnpairedDataSplitter
 from scvi_contrastive.model._biclum_anchors import (
+    SKETCH_CELLS,
     initial_embeddings,
     log_normalized_columns,
     mnn_rows,
@@ -93,6 +94,16 @@ class BICLUM(
         :func:`~scvi_contrastive.tools.anchors.shared_neighbor_scores`); 1 (default) keeps all. On
         SNARE-seq cortex (2,500 cells) keeping half raised the share of pairs of one cell type
         from 0.53 to 0.63 (README, *Unpaired at realistic size*).
+    sketch_cells
+        Most cells per modality the joint PCA is fitted on and the positive pairs are searched
+        among (at construction and at every refresh): a modality with more is represented by
+        a random sketch of this many cells
+        (:func:`~scvi_contrastive.tools.sketch.random_sketch`), which keeps setup linear in the
+        cells (10^6 cells: see README, *Scaling*). Every cell is still embedded and summarised
+        in the metacells. ``None``: all cells, the exact search costing the product of the two
+        modalities' sizes (pynndescent's approximate search above
+        :data:`~scvi_contrastive.tools.anchors.EXACT_SEARCH_MAX_CELLS` cells). Modalities no
+        larger are used whole.
     **module_kwargs
         Keyword arguments of :class:`~scvi_contrastive.module.bilateral.BilateralAlignmentModule`
         (``cell_temperature``, ``feature_temperature``, ``cell_weight``, ``feature_weight``, ...).
@@ -123,25 +134,31 @@ class BICLUM(
         n_pcs: int = 30,
         mnn_k: int = 20,
         anchor_keep: float = 1.0,
+        sketch_cells: int | None = SKETCH_CELLS,
         **module_kwargs,
     ):
         super().__init__(adata)
         if not 0.0 < anchor_keep <= 1.0:
             raise ValueError(f"`anchor_keep` must be in (0, 1], got {anchor_keep}.")
+        if sketch_cells is not None and sketch_cells < 1:
+            raise ValueError(f"`sketch_cells` must be at least 1 or None, got {sketch_cells}.")
         self.mnn_k = mnn_k
         self.anchor_keep = anchor_keep
+        self.sketch_cells = sketch_cells
         names, count_keys = self._layout()
         rows = self._modality_rows(self.adata_manager)
         columns = self._feature_columns()
         normalized = {
             name: log_normalized_columns(
-                self.adata_manager.get_from_registry(count_keys[name])[rows[name]], columns[name]
+                self.adata_manager.get_from_registry(count_keys[name]), columns[name], rows[name]
             )
             for name in names
         }
         moments = {name: column_moments(x) for name, x in normalized.items()}
         pairs = shared_feature_pairs(self._features())
-        embeddings = initial_embeddings(normalized, pairs, n_pcs)
+        embeddings = initial_embeddings(
+            normalized, pairs, n_pcs, sketch_cells, random_state=settings.seed or 0
+        )
         sketches = {
             name: metacell_sketch(
                 normalized[name],
@@ -167,7 +184,7 @@ class BICLUM(
         )
         for name in names:
             self.module.set_feature_scaling(name, *moments[name])
-        self.initial_mnn_pairs_ = mnn_rows(embeddings, rows, mnn_k, anchor_keep)
+        self.initial_mnn_pairs_ = self._mnn_rows(embeddings, rows)
         self.mnn_pairs_ = self.initial_mnn_pairs_
         self._model_summary_string = (
             f"BICLUM model: modalities {names}, {self.module.feature_pairs.shape[1]} shared "
@@ -341,11 +358,20 @@ class BICLUM(
         """
         rows = self._modality_rows(self.adata_manager)
         latent = {name: self._embed(self.adata, name, r) for name, r in rows.items()}
-        both = np.concatenate(
-            [self.initial_mnn_pairs_, mnn_rows(latent, rows, self.mnn_k, self.anchor_keep)], 1
-        )
+        both = np.concatenate([self.initial_mnn_pairs_, self._mnn_rows(latent, rows)], 1)
         self.mnn_pairs_ = np.unique(both, axis=1)
         logger.info(f"Refreshed MNN pairs: {self.mnn_pairs_.shape[1]}")
+
+    def _mnn_rows(self, embeddings: dict[str, np.ndarray], rows: dict[str, np.ndarray]):
+        """Positive pairs (data rows) of two modalities' embeddings, with the model's settings."""
+        return mnn_rows(
+            embeddings,
+            rows,
+            self.mnn_k,
+            self.anchor_keep,
+            self.sketch_cells,
+            random_state=settings.seed or 0,
+        )
 
     # ------------------------------------------------------------------ getters
     @torch.inference_mode()

@@ -13,6 +13,8 @@ from scipy import sparse
 from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
 
+from .sketch import random_sketch
+
 #: Above this many reference cells the exact (brute-force) search gives way to pynndescent.
 EXACT_SEARCH_MAX_CELLS = 50_000
 #: Memory (MiB) of one block of the exact search's distance matrix.
@@ -97,6 +99,57 @@ def find_mnn_pairs(
     mutual = a_to_b.multiply(b_to_a.T).tocoo()
     order = np.lexsort((mutual.col, mutual.row))
     return mutual.row[order].astype(np.int64), mutual.col[order].astype(np.int64)
+
+
+def find_anchor_pairs(
+    x_a: np.ndarray,
+    x_b: np.ndarray,
+    k: int = 20,
+    keep: float = 1.0,
+    max_cells: int | None = None,
+    metric: str = "cosine",
+    random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor pairs between two sets: mutual nearest neighbours, the best-scored share kept.
+
+    A set of more than ``max_cells`` cells is searched on a random sketch of that many
+    (:func:`~scvi_contrastive.tools.sketch.random_sketch`): the exact search costs the product
+    of the two sets' sizes, the sketched one at most ``max_cells ** 2``. Sketched anchors are
+    mutual nearest neighbours among the sketched cells, so each stands for a neighbourhood
+    about ``n / max_cells`` times wider in the whole set. Sets no larger than ``max_cells`` are
+    searched whole, with the result of :func:`find_mnn_pairs` and :func:`shared_neighbor_scores`.
+
+    Parameters
+    ----------
+    x_a, x_b
+        ``(n_a, d)`` and ``(n_b, d)`` points in the same space.
+    k
+        Neighbourhood size of the mutual nearest neighbour search.
+    keep
+        Share of the pairs kept, those whose two cells share the most neighbours
+        (:func:`shared_neighbor_scores`, in the sketch); 1 keeps all.
+    max_cells
+        Most cells per set searched; ``None``: all.
+    metric
+        Distance of the neighbour searches.
+    random_state
+        Seed of the sketches.
+
+    Returns
+    -------
+    Two integer arrays of equal length: rows of ``x_a`` and of ``x_b``, sorted by ``x_a`` row.
+    """
+    if not 0.0 < keep <= 1.0:
+        raise ValueError(f"`keep` must be in (0, 1], got {keep}.")
+    rows_a = random_sketch(x_a.shape[0], max_cells, random_state)
+    rows_b = random_sketch(x_b.shape[0], max_cells, random_state)
+    sketch_a, sketch_b = x_a[rows_a], x_b[rows_b]
+    idx_a, idx_b = find_mnn_pairs(sketch_a, sketch_b, k=k, metric=metric)
+    if keep < 1.0 and len(idx_a) > 0:
+        scores = shared_neighbor_scores(sketch_a, sketch_b, idx_a, idx_b, metric=metric)
+        best = scores >= np.quantile(scores, 1.0 - keep)
+        idx_a, idx_b = idx_a[best], idx_b[best]
+    return rows_a[idx_a], rows_b[idx_b]
 
 
 def shared_neighbor_scores(

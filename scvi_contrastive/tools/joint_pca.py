@@ -8,18 +8,39 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import eigsh
 
+from .chunks import row_chunks, take_rows
+from .sketch import random_sketch
+
 
 def column_moments(matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and standard deviation of a dense or sparse matrix, without densifying."""
-    mean = np.asarray(matrix.mean(axis=0), dtype=np.float64).ravel()
-    if sparse.issparse(matrix):
-        mean_sq = np.asarray(matrix.multiply(matrix).mean(axis=0), dtype=np.float64).ravel()
-    else:
+    """Per-column mean and standard deviation of a dense or sparse matrix, without densifying.
+
+    A sparse matrix is read a chunk of rows at a time
+    (:func:`~scvi_contrastive.tools.chunks.row_chunks`): scipy's mean copies the matrix it
+    averages, and the copies are then a chunk's.
+    """
+    if not sparse.issparse(matrix):
+        mean = np.asarray(matrix.mean(axis=0), dtype=np.float64).ravel()
         mean_sq = np.mean(np.square(matrix, dtype=np.float64), axis=0)
+        return mean, np.sqrt(np.maximum(mean_sq - mean**2, 0.0))
+    mean = mean_sq = 0.0
+    for chunk in row_chunks(matrix.shape[0]):
+        part = take_rows(matrix, chunk)
+        weight = part.shape[0] / max(matrix.shape[0], 1)
+        mean = mean + weight * np.asarray(part.mean(axis=0), dtype=np.float64).ravel()
+        mean_sq = (
+            mean_sq
+            + weight * np.asarray(part.multiply(part).mean(axis=0), dtype=np.float64).ravel()
+        )
     return mean, np.sqrt(np.maximum(mean_sq - mean**2, 0.0))
 
 
-def joint_pca(matrices: Sequence, n_components: int = 20) -> list[np.ndarray]:
+def joint_pca(
+    matrices: Sequence,
+    n_components: int = 20,
+    max_fit_cells: int | None = None,
+    random_state: int = 0,
+) -> list[np.ndarray]:
     """Embed several sets of cells over the same features in one PCA space.
 
     Each set is standardised with its own per-feature mean and standard deviation (which
@@ -27,12 +48,23 @@ def joint_pca(matrices: Sequence, n_components: int = 20) -> list[np.ndarray]:
     averaged with equal weight, and every set is projected on the leading eigenvectors. Sparse
     inputs stay sparse: centring is applied implicitly.
 
+    The correlation matrix costs time in proportion to the cells times the squared number of
+    features each cell expresses; with ``max_fit_cells``, a set of more cells is fitted on a
+    random sketch of that many (:func:`~scvi_contrastive.tools.sketch.random_sketch`), whose
+    means, deviations and correlations estimate the whole set's closely, and all its cells are
+    projected.
+
     Parameters
     ----------
     matrices
         ``(n_i, n_features)`` log-normalised matrices (dense or sparse), same feature order.
     n_components
         Number of components (clipped to ``n_features``).
+    max_fit_cells
+        Most cells per set the moments and correlations are computed on; ``None``: all. Sets no
+        larger are fitted whole, with the same result as without it.
+    random_state
+        Seed of the sketches.
 
     Returns
     -------
@@ -41,9 +73,13 @@ def joint_pca(matrices: Sequence, n_components: int = 20) -> list[np.ndarray]:
     n_features = matrices[0].shape[1]
     if any(m.shape[1] != n_features for m in matrices):
         raise ValueError("All matrices passed to `joint_pca` must have the same columns.")
-    moments = [column_moments(m) for m in matrices]
+    fitted = []
+    for matrix in matrices:
+        rows = random_sketch(matrix.shape[0], max_fit_cells, random_state)
+        fitted.append(matrix if len(rows) == matrix.shape[0] else matrix[rows])
+    moments = [column_moments(m) for m in fitted]
     correlation = np.zeros((n_features, n_features))
-    for matrix, (mean, std) in zip(matrices, moments, strict=True):
+    for matrix, (mean, std) in zip(fitted, moments, strict=True):
         gram = np.asarray(
             (matrix.T @ matrix).todense() if sparse.issparse(matrix) else matrix.T @ matrix
         )
@@ -54,7 +90,11 @@ def joint_pca(matrices: Sequence, n_components: int = 20) -> list[np.ndarray]:
     embeddings = []
     for matrix, (mean, std) in zip(matrices, moments, strict=True):
         loadings = top / np.where(std > 0, std, 1.0)[:, None]
-        embeddings.append(np.asarray(matrix @ loadings) - mean @ loadings)
+        projected = [
+            np.asarray(take_rows(matrix, chunk) @ loadings)
+            for chunk in row_chunks(matrix.shape[0])
+        ]
+        embeddings.append(np.vstack(projected) - mean @ loadings)
     return embeddings
 
 

@@ -6,6 +6,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.cluster import MiniBatchKMeans
 
+from .chunks import row_chunks, take_rows
+
 
 def metacell_sketch(
     normalized,
@@ -49,10 +51,10 @@ def metacell_sketch(
     membership = sparse.csr_matrix(
         (np.ones(n_cells), (rank[assignment], np.arange(n_cells))), shape=(n_metacells, n_cells)
     )
-    sums = np.asarray(
-        (membership @ normalized).todense()
-        if sparse.issparse(normalized)
-        else membership @ normalized
-    )
+    # Summed a chunk of cells at a time: the product copies float32 values as float64.
+    sums = np.zeros((n_metacells, normalized.shape[1]))
+    for chunk in row_chunks(n_cells):
+        part = membership[:, chunk] @ take_rows(normalized, chunk)
+        sums += part.toarray() if sparse.issparse(part) else part
     means = sums / np.maximum(sizes[order], 1)[:, None]
     return ((means - feature_mean) / np.maximum(feature_std, 1e-3)).astype(np.float32)

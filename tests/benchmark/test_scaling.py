@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from scvi_contrastive.benchmark.scaling import MODELS, QUICK_SIZES, main
-from scvi_contrastive.benchmark.scaling_report import estimate_missing_epochs
+from scvi_contrastive.benchmark.scaling import MODELS, QUICK_SIZES, main, measure
+from scvi_contrastive.benchmark.scaling_report import estimate_missing_epochs, write_outputs
 from scvi_contrastive.benchmark.step_timer import StepTimer
 
 
@@ -83,3 +83,14 @@ def test_report_is_rewritten_from_the_json_with_each_note_once(tmp_path):
     assert "- M, 1,000 to 10,000 cells: time/epoch x10.0, setup x1.0, peak RSS x3.0" in markdown
     assert "- M, 10,000 to 100,000 cells: not compared (stopped after 9 s" in markdown
     assert markdown.count("| M |") == 3 and (tmp_path / "scaling.png").stat().st_size > 0
+
+
+def test_setup_only_measures_setup_without_training(tmp_path):
+    row = measure("BICLUM", 1_000, setup_only=True)
+    assert row["status"] == "ok" and row["setup_s"] > 0
+    assert row["peak_rss_mb"] >= row["data_rss_mb"] > 0
+    assert "epoch_s" not in row and "train_s" not in row
+    # Rows without an epoch time still make a table and a plot (setup time on the time axis).
+    table = write_outputs([row, {**row, "n_cells": 2_000}], tmp_path, {"training": "none"})
+    assert math.isnan(table["epoch_s"].iloc[0])
+    assert (tmp_path / "scaling.png").stat().st_size > 0

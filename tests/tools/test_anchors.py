@@ -3,10 +3,12 @@ import pytest
 
 from scvi_contrastive.tools import anchors
 from scvi_contrastive.tools.anchors import (
+    find_anchor_pairs,
     find_mnn_pairs,
     nearest_neighbors,
     shared_neighbor_scores,
 )
+from scvi_contrastive.tools.sketch import random_sketch
 
 
 def _clusters(rng, sizes, n_features):
@@ -74,3 +76,65 @@ def test_approximate_search_matches_exact(monkeypatch):
     approximate = nearest_neighbors(x[:150], x[150:], 5)
     overlap = np.mean([len(set(e) & set(a)) / 5 for e, a in zip(exact, approximate, strict=True)])
     assert overlap > 0.9
+
+
+def _pair_set(idx_a, idx_b) -> set[tuple[int, int]]:
+    return set(zip(idx_a.tolist(), idx_b.tolist(), strict=True))
+
+
+def _overlapping_types(rng, n_cells, n_types=5, n_features=10, noise=2.0):
+    """Cells of a few types whose clouds touch, so that some neighbours cross types."""
+    centers = rng.normal(size=(n_types, n_features)) * 3
+    labels = rng.choice(n_types, n_cells)
+    return centers[labels] + noise * rng.normal(size=(n_cells, n_features)), labels
+
+
+def test_anchor_pairs_of_sets_no_larger_than_the_sketch_are_the_exact_ones():
+    rng = np.random.default_rng(5)
+    x, _ = _overlapping_types(rng, 600)
+    x_a, x_b = x[:300], x[300:]
+    exact = find_mnn_pairs(x_a, x_b, k=10)
+    for max_cells in (None, 300, 10_000):
+        pairs = find_anchor_pairs(x_a, x_b, k=10, max_cells=max_cells)
+        np.testing.assert_array_equal(np.stack(pairs), np.stack(exact))
+    kept = find_anchor_pairs(x_a, x_b, k=10, keep=0.5, max_cells=300)
+    scores = shared_neighbor_scores(x_a, x_b, *exact)
+    best = scores >= np.quantile(scores, 0.5)
+    np.testing.assert_array_equal(np.stack(kept), np.stack(exact)[:, best])
+    with pytest.raises(ValueError, match="`keep`"):
+        find_anchor_pairs(x_a, x_b, keep=0.0)
+
+
+def test_sketched_anchors_are_mutual_neighbours_of_the_whole_sets():
+    rng = np.random.default_rng(0)
+    x, labels = _overlapping_types(rng, 4_000)
+    x_a, x_b, labels_a, labels_b = x[:2_000], x[2_000:] + 0.1, labels[:2_000], labels[2_000:]
+    k, max_cells = 10, 500  # a sketch of a quarter of each set
+    idx_a, idx_b = find_anchor_pairs(x_a, x_b, k=k, max_cells=max_cells, random_state=3)
+    assert idx_a.shape == idx_b.shape and len(idx_a) > 1_000
+    assert np.all(np.diff(idx_a) >= 0)
+    # Only sketched cells are anchors, and the sketch follows the seed.
+    assert set(idx_a) <= set(random_sketch(2_000, max_cells, 3))
+    assert set(idx_b) <= set(random_sketch(2_000, max_cells, 3))
+    # Among a quarter of the cells, the k nearest stand for the 4 k nearest of the whole set:
+    # about nine in ten sketched anchors are mutual neighbours there, all at twice that.
+    sketched = _pair_set(idx_a, idx_b)
+    scale = 2_000 // max_cells
+    for factor, least in ((1, 0.85), (2, 0.99)):
+        whole = _pair_set(*find_mnn_pairs(x_a, x_b, k=factor * scale * k))
+        assert len(sketched & whole) / len(sketched) >= least, factor
+    # And they join cells of one type as often as the exact anchors do.
+    exact_a, exact_b = find_mnn_pairs(x_a, x_b, k=k)
+    agree = np.mean(labels_a[idx_a] == labels_b[idx_b])
+    assert agree >= np.mean(labels_a[exact_a] == labels_b[exact_b]) - 0.02
+
+
+@pytest.mark.slow  # pynndescent compiles its numba kernels on first use (about 30 s)
+def test_approximate_anchor_pairs_are_mostly_exact_ones(monkeypatch):
+    rng = np.random.default_rng(1)
+    x, _ = _overlapping_types(rng, 4_000)
+    exact = _pair_set(*find_anchor_pairs(x[:2_000], x[2_000:], k=10))
+    monkeypatch.setattr(anchors, "EXACT_SEARCH_MAX_CELLS", 0)
+    pairs = _pair_set(*find_anchor_pairs(x[:2_000], x[2_000:], k=10))
+    assert len(pairs & exact) / len(pairs) >= 0.9
+    assert len(pairs) >= 0.8 * len(exact)
