@@ -38,3 +38,32 @@ def program_data():
         return normalized, embedding, labels
 
     return build
+
+
+@pytest.fixture
+def row_reads(monkeypatch):
+    """``watch(*classes)``: record how many rows each read of a backed count matrix asks for.
+
+    Patches ``__getitem__`` of the given classes (``h5py.Dataset``, anndata's backed sparse
+    datasets) for the test; reads of their 1-d arrays (a CSR dataset's ``data``, ``indptr``)
+    are not counted. Returns the list the row counts are appended to.
+    """
+    reads = []
+
+    def watch(*classes):
+        for cls in classes:
+            original = cls.__getitem__
+
+            def getitem(self, index, original=original):
+                if len(self.shape) == 2:
+                    rows = index[0] if isinstance(index, tuple) else index
+                    rows = (
+                        range(self.shape[0])[rows] if isinstance(rows, slice) else np.ravel(rows)
+                    )
+                    reads.append(len(rows))
+                return original(self, index)
+
+            monkeypatch.setattr(cls, "__getitem__", getitem)
+        return reads
+
+    return watch

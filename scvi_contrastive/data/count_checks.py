@@ -1,6 +1,8 @@
 """Checks on count matrices: integers, finite values, cells and modalities with counts.
 
-Matrices are read chunk by chunk (sparse: their stored values), never densified whole.
+Matrices are read chunk by chunk (in-memory sparse: their stored values; dense and backed:
+:data:`~scvi_contrastive.data.backed.CHUNK_ROWS` rows at a time), never densified or loaded
+whole.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pandas as pd
 from scipy import sparse
 from scvi import settings
 
-_CHUNK_ROWS = 10_000
+from .backed import row_blocks
 
 
 def _value_chunks(matrix):
@@ -20,10 +22,8 @@ def _value_chunks(matrix):
     if sparse.issparse(matrix):
         yield np.asarray(matrix.data)
         return
-    if hasattr(matrix, "to_memory"):  # anndata backed/lazy arrays
-        matrix = matrix.to_memory()
-    for start in range(0, matrix.shape[0], _CHUNK_ROWS):
-        yield np.asarray(matrix[start : start + _CHUNK_ROWS])
+    for block in row_blocks(matrix):
+        yield np.asarray(block.data) if sparse.issparse(block) else np.asarray(block)
 
 
 _COUNTS_FIX = (
@@ -44,22 +44,29 @@ def check_finite(matrix, name: str) -> None:
 
     """
     for values in _value_chunks(matrix):
-        if not np.issubdtype(values.dtype, np.number) and values.dtype != bool:
-            raise TypeError(f"{name} has dtype {values.dtype}; a numeric matrix is required.")
-        if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
-            raise ValueError(
-                f"{name} contains NaN or infinite values. Replace or remove them (e.g. "
-                "`np.nan_to_num`, or drop the affected cells) before setup."
-            )
+        _check_finite_values(values, name)
+
+
+def _check_finite_values(values: np.ndarray, name: str) -> None:
+    if not np.issubdtype(values.dtype, np.number) and values.dtype != bool:
+        raise TypeError(f"{name} has dtype {values.dtype}; a numeric matrix is required.")
+    if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+        raise ValueError(
+            f"{name} contains NaN or infinite values. Replace or remove them (e.g. "
+            "`np.nan_to_num`, or drop the affected cells) before setup."
+        )
 
 
 def check_counts(matrix, name: str, fix: str = _COUNTS_FIX) -> None:
     """Raise ``ValueError`` unless ``matrix`` holds finite, non-negative integer counts.
 
+    One pass over the matrix: each chunk is checked for non-finite, then negative, then
+    non-integer values.
+
     Parameters
     ----------
     matrix
-        Dense or sparse matrix.
+        Dense, sparse or backed matrix.
     name
         How the user knows this matrix (e.g. ``"layer 'counts' of modality 'rna'"``).
     fix
@@ -72,8 +79,8 @@ def check_counts(matrix, name: str, fix: str = _COUNTS_FIX) -> None:
             "checks cannot take. Store the counts as integers or float32 first, e.g. "
             "`layer = layer.astype(np.float32)`."
         )
-    check_finite(matrix, name)
     for values in _value_chunks(matrix):
+        _check_finite_values(values, name)
         if (values < 0).any():
             raise ValueError(
                 f"{name} contains negative values (min {values.min()}), but raw counts are "
@@ -88,17 +95,21 @@ def check_counts(matrix, name: str, fix: str = _COUNTS_FIX) -> None:
 
 
 def row_sums(matrix) -> np.ndarray:
-    """Per-row sums of a dense or sparse matrix as a flat float array, chunk by chunk."""
+    """Per-row sums of a dense, sparse or backed matrix as a flat float array, chunk by chunk."""
     if sparse.issparse(matrix):
-        return np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
-    if hasattr(matrix, "to_memory"):
-        matrix = matrix.to_memory()
+        return _sparse_row_sums(matrix)
     return np.concatenate(
         [
-            np.asarray(matrix[start : start + _CHUNK_ROWS], dtype=np.float64).sum(axis=1)
-            for start in range(0, matrix.shape[0], _CHUNK_ROWS)
+            _sparse_row_sums(block)
+            if sparse.issparse(block)
+            else np.asarray(block, dtype=np.float64).sum(axis=1)
+            for block in row_blocks(matrix)
         ]
     )
+
+
+def _sparse_row_sums(matrix) -> np.ndarray:
+    return np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
 
 
 def registered_row_sums(adata_manager, registry_keys: list[str]) -> dict[str, np.ndarray]:

@@ -6,6 +6,10 @@ a modality whose ``obs_names`` differ from ``mdata.obs_names`` is presented to s
 as a cells × features CSR matrix aligned to ``mdata.obs`` (zero rows for cells it lacks), stored
 in ``mdata.obsm["_scvi_contrastive_<modality>"]`` by a pre-registration step. Which cells each
 modality measured is stored in ``mdata.obsm["_scvi_contrastive_observed"]``.
+
+A model whose count fields allow backed data (SCMDCF) reads a modality that holds the cells of
+``mdata.obs`` in their order from its file; a partially measured modality would be copied into
+memory to be aligned, so it must be in memory, in every model.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from scipy import sparse
 from scvi.data.fields import LayerField, MuDataWrapper, ObsmField
 
 from .._constants import SETUP_PREFIX
+from .backed import check_readable_by_rows
 from .count_checks import check_counts
 from .validation import check_feature_names, check_in_memory
 
@@ -58,22 +63,31 @@ class CountLayerField(LayerField):
         Layer holding counts, ``None`` for ``.X``.
     description
         How the user knows this modality, used in messages (e.g. ``"modality 'rna'"``).
+    allow_backed
+        Accept a modality backed on disk (its counts are then read from the file, in chunks
+        of rows); otherwise it is refused with the fix.
 
     """
 
-    def __init__(self, registry_key: str, layer: str | None, description: str):
+    def __init__(
+        self, registry_key: str, layer: str | None, description: str, allow_backed: bool = False
+    ):
         super().__init__(registry_key, layer, is_count_data=False)
         self.description = description
+        self.allow_backed = allow_backed
 
     def validate_field(self, adata) -> None:
         """Validate the field."""
-        check_in_memory(adata, self.description)
+        if not self.allow_backed:
+            check_in_memory(adata, self.description)
         matrix = _get_layer(adata, self.attr_key)
         if adata.n_vars == 0:
             raise ValueError(
                 f"No features in {self.description}; check the filtering that produced it."
             )
-        check_counts(matrix, f"{_layer_name(self.attr_key)} of {self.description}")
+        name = f"{_layer_name(self.attr_key)} of {self.description}"
+        check_readable_by_rows(matrix, name)
+        check_counts(matrix, name)
 
     def transfer_field(self, state_registry: dict, adata_target, **kwargs) -> dict:
         """Transfer the field after checking feature names."""
@@ -121,7 +135,12 @@ class AlignedCountField(ObsmField):
 def _write_aligned_counts(wrapper, mdata: MuData) -> None:
     field: AlignedCountField = wrapper.adata_field
     modality = mdata.mod[field.source_mod]
-    check_in_memory(modality, f"modality {field.source_mod!r}")
+    check_in_memory(
+        modality,
+        f"modality {field.source_mod!r}",
+        "its cells differ from those of `mdata.obs` (or their order), so its counts are copied "
+        "into memory aligned to `mdata.obs`",
+    )
     if modality.n_obs == 0 or modality.n_vars == 0:
         raise ValueError(
             f"Modality {field.source_mod!r} has {modality.n_obs} cells and {modality.n_vars} "
@@ -186,7 +205,9 @@ def is_aligned(mdata: MuData, mod_key: str) -> bool:
     return mdata.mod[mod_key].obs_names.equals(mdata.obs_names)
 
 
-def count_field(registry_key: str, mdata: MuData, mod_key: str, layer: str | None):
+def count_field(
+    registry_key: str, mdata: MuData, mod_key: str, layer: str | None, allow_backed: bool = False
+):
     """Build the field presenting a modality's counts to scvi's loaders, aligned to ``mdata.obs``.
 
     Parameters
@@ -199,6 +220,9 @@ def count_field(registry_key: str, mdata: MuData, mod_key: str, layer: str | Non
         Modality holding the counts.
     layer
         Layer holding counts, ``None`` for ``.X``.
+    allow_backed
+        Accept the modality backed on disk when it holds the cells of ``mdata.obs`` in their
+        order (a partially measured modality must be in memory).
 
     """
     if mod_key not in mdata.mod:
@@ -208,6 +232,11 @@ def count_field(registry_key: str, mdata: MuData, mod_key: str, layer: str | Non
         )
     if is_aligned(mdata, mod_key):
         return MuDataCountLayerField(
-            registry_key, layer, f"modality {mod_key!r}", mod_key=mod_key, mod_required=True
+            registry_key,
+            layer,
+            f"modality {mod_key!r}",
+            allow_backed,
+            mod_key=mod_key,
+            mod_required=True,
         )
     return MuDataAlignedCountField(registry_key, mod_key, layer)

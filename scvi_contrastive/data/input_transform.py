@@ -9,6 +9,7 @@ from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 
 from ..nn.input_transform import n_transform_components
+from .backed import read_rows
 from .normalization import log_normalize
 
 #: Cells the statistics and the projection are fitted on at most (a random subset beyond),
@@ -16,10 +17,6 @@ from .normalization import log_normalize
 MAX_FIT_CELLS = 20_000
 #: Largest dense cells × features block fitted (fewer cells when there are many features).
 MAX_DENSE_VALUES = 100_000_000
-
-
-def _rows(matrix, rows: np.ndarray) -> sparse.csr_matrix:
-    return sparse.csr_matrix(matrix[rows], dtype=np.float64)
 
 
 def _idf(counts: sparse.csr_matrix) -> np.ndarray:
@@ -56,7 +53,8 @@ def fit_input_transform(
     Parameters
     ----------
     matrix
-        Cells × features raw counts (dense or sparse).
+        Cells × features raw counts (dense, sparse or backed; a backed matrix is read
+        :data:`~scvi_contrastive.data.backed.CHUNK_ROWS` of the fitted rows at a time).
     rows
         Cells to fit on (all when ``None``); at most :data:`MAX_FIT_CELLS` of them, drawn at
         random, are used.
@@ -97,7 +95,7 @@ def fit_input_transform(
     if rows.size > max_cells:
         rows = rng.choice(rows, size=max_cells, replace=False)
     rows = np.sort(rows)
-    counts = _rows(matrix, rows)
+    counts = read_rows(matrix, rows)
     weight = _idf(counts) if kind == "tfidf" else np.ones(n_features)
     normalized = normalized_features(counts, kind, weight, target_sum)
     shift = np.zeros((n_features, max(n_batch, 1)))
@@ -157,6 +155,6 @@ def batch_feature_means(
         raise ValueError("No cells to compute the batch's feature means from.")
     if rows.size > MAX_FIT_CELLS:
         rows = np.random.default_rng(seed).choice(rows, size=MAX_FIT_CELLS, replace=False)
-    counts = _rows(matrix, np.sort(rows))
+    counts = read_rows(matrix, np.sort(rows))
     normalized = normalized_features(counts, kind, np.ones(matrix.shape[1]), target_sum)
     return normalized.mean(axis=0).astype(np.float32)

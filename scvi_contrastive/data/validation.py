@@ -17,12 +17,13 @@ from scvi import settings
 MIN_PAIRED_SHARE = 0.5
 
 
-def check_in_memory(adata, description: str) -> None:
+def check_in_memory(adata, description: str, reason: str = "the model needs it in memory") -> None:
     """Raise ``ValueError`` if ``adata`` (an AnnData or MuData) is backed on disk.
 
-    Backed data are refused rather than half supported: the count checks and the aligned
-    matrices of partially measured modalities read whole matrices, and a backed sparse matrix
-    reaches them as an HDF5 dataset they cannot read.
+    For data that cannot be read from their file: BICLUM's (its setup reads whole count
+    matrices: the joint PCA of its first anchors, the metacell sketches) and, in either model,
+    a partially measured modality (copied into memory to be aligned to ``mdata.obs``). SCMDCF
+    reads its other modalities from disk.
 
     Parameters
     ----------
@@ -30,12 +31,14 @@ def check_in_memory(adata, description: str) -> None:
         AnnData or MuData.
     description
         How the user knows this object (e.g. ``"modality 'rna'"``).
+    reason
+        Why it must be in memory, for the message.
 
     """
     if getattr(adata, "isbacked", False):
         raise ValueError(
-            f"{description} is backed on disk (read with `backed=True`); the models need it in "
-            "memory. Read it without `backed` (`mudata.read_h5mu(path)` or "
+            f"{description} is backed on disk (read with `backed=True`); {reason}. Read it "
+            "without `backed` (`mudata.read_h5mu(path)` or "
             "`anndata.read_h5ad(path)`), or load the open object with `mdata.filename = None` "
             "(MuData) or `adata = adata.to_memory()` (AnnData)."
         )

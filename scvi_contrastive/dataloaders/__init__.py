@@ -1,9 +1,12 @@
-"""Loaders for minibatches that hold cells of two modalities of different cells."""
+"""Loaders for minibatches: cells in the order asked (backed data), or of two modalities."""
 
+from .ordered_rows import OrderedRowsDataset, OrderedRowsManager
 from .unpaired_loader import UnpairedBatchSampler, UnpairedDataLoader, UnpairedDataset
 from .unpaired_splitter import UnpairedDataSplitter
 
 __all__ = [
+    "OrderedRowsDataset",
+    "OrderedRowsManager",
     "UnpairedBatchSampler",
     "UnpairedDataLoader",
     "UnpairedDataSplitter",

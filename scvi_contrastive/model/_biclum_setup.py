@@ -27,6 +27,8 @@ from ._setup import (
 
 logger = logging.getLogger(__name__)
 _MODALITIES_EXAMPLE = "{'rna_layer': 'rna', 'atac_layer': 'atac'}"
+#: Why BICLUM refuses backed data, for the message.
+_IN_MEMORY = "BICLUM needs it in memory (its setup reads whole count matrices)"
 
 
 class BilateralSetupMixin:
@@ -112,6 +114,7 @@ class BilateralSetupMixin:
             " (batch_key and labels_key are read from mdata.obs.)",
         )
         names = _check_two_modalities(registered)
+        check_in_memory(mdata, "`mdata`", _IN_MEMORY)
         check_cells(mdata, names)
         shared = check_shared_cell_names(
             {name: mdata.mod[name].obs_names for name in names}, partially_paired
@@ -174,7 +177,7 @@ class BilateralSetupMixin:
             default of :meth:`transfer_labels`, not used in training.
         """
         setup_method_args = cls._get_setup_method_args(**locals())
-        check_in_memory(adata, "`adata`")
+        check_in_memory(adata, "`adata`", _IN_MEMORY)
         if adata.n_obs == 0:
             raise ValueError("`adata` has no cells; check the filtering that produced it.")
         if not adata.obs_names.is_unique:

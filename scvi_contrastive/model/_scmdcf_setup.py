@@ -73,7 +73,18 @@ class FusionSetupMixin:
         ``obsm["_scvi_extra_categorical_covs"]``/``obsm["_scvi_extra_continuous_covs"]``, and a
         dense count matrix that is not C-contiguous is made so (values unchanged). Counts,
         layers, ``var`` and existing ``obs`` columns are never changed, by setup, training or
-        the getters (see ``docs/reliability.md``). Backed (``backed=True``) data are refused.
+        the getters (see ``docs/reliability.md``).
+
+        Backed data (``mudata.read_h5mu(path, backed=True)``) are read from their file: setup
+        checks the counts and the model fits its encoders' input transforms reading at most
+        10,000 rows at a time, and training and the getters read each minibatch's cells from
+        disk, in the order the sampler drew them, so the model and its latent are those of the
+        same data in memory. Only ``.X`` stays on disk in anndata's backed mode: a layer (e.g.
+        ``rna_layer="counts"``) is accepted, but anndata read it into memory whole when it
+        opened the file, so keep atlas-scale counts in ``.X`` (``rna_layer=None``). A backed
+        ``.X`` must be dense or CSR (on disk, each minibatch of a CSC matrix reads the whole
+        file), and a modality whose cells differ from ``mdata.obs`` (or their order) must be in
+        memory (its counts are copied, aligned to ``mdata.obs``); both are refused with the fix.
 
         Parameters
         ----------
@@ -138,6 +149,7 @@ class FusionSetupMixin:
                 ),
             ],
             setup_method_args,
+            allow_backed=True,
             **kwargs,
         )
 

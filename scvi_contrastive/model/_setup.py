@@ -27,12 +27,12 @@ from ..data.count_checks import (
 )
 from ..data.fields import MuDataObservedModalitiesField, count_field
 from ..data.validation import (
-    check_in_memory,
     check_layer,
     check_modalities_keys,
     check_obs_columns,
     check_unique_obs_names,
 )
+from ..dataloaders.ordered_rows import OrderedRowsManager
 
 
 class SetupModality(NamedTuple):
@@ -104,8 +104,7 @@ def resolve_modalities(
 
 
 def check_cells(mdata: MuData, names: Sequence[str]) -> None:
-    """Refuse backed data, no cells, an empty modality and repeated or stray cell names."""
-    check_in_memory(mdata, "`mdata`")
+    """Refuse no cells, an empty modality and repeated or stray cell names."""
     if mdata.n_obs == 0:
         raise ValueError("`mdata` has no cells; check the filtering that produced it.")
     for name in names:
@@ -145,6 +144,7 @@ def register_mudata(
     fields: list,
     setup_method_args: dict,
     refuse_cells_without_counts: bool = True,
+    allow_backed: bool = False,
     **kwargs,
 ) -> AnnDataManager:
     """Register ``fields``, which cells each modality holds and their counts; check the values.
@@ -153,19 +153,26 @@ def register_mudata(
     holds every cell is off, and the count fields align each modality to ``mdata.obs``. After
     registration, a modality without any count is refused, cells without counts in every
     modality are refused (``refuse_cells_without_counts``) or warned about, and registered
-    continuous covariates and size factors must be finite (size factors positive).
+    continuous covariates and size factors must be finite (size factors positive). With
+    ``allow_backed``, modalities backed on disk that hold the cells of ``mdata.obs`` in their
+    order are read from their file, in chunks of rows; otherwise they are refused.
 
     Returns
     -------
-    The :class:`~scvi.data.AnnDataManager`, already registered with ``model_cls``.
+    The :class:`~scvi_contrastive.dataloaders.ordered_rows.OrderedRowsManager` (an
+    :class:`~scvi.data.AnnDataManager` whose minibatches keep their cells' order, backed or
+    not), already registered with ``model_cls``.
     """
     names = [modality.name for modality in registered.values()]
     fields = [
         *fields,
         MuDataObservedModalitiesField(REGISTRY_KEYS.OBSERVED_KEY, names),
-        *(count_field(m.count_key, mdata, m.name, m.layer) for m in registered.values()),
+        *(
+            count_field(m.count_key, mdata, m.name, m.layer, allow_backed)
+            for m in registered.values()
+        ),
     ]
-    adata_manager = AnnDataManager(
+    adata_manager = OrderedRowsManager(
         fields=fields,
         setup_method_args=setup_method_args,
         validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),

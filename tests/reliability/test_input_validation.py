@@ -1,7 +1,8 @@
 """Rows of docs/reliability.md on the data given to setup, getters and ``load`` (both models).
 
 Bad count values and covariates, missing layers, modalities and columns, empty data, repeated
-names, BICLUM's AnnData form, backed data, and query data that do not match the reference.
+names, BICLUM's AnnData form, backed data (refused by BICLUM, read by SCMDCF), and query data
+that do not match the reference.
 """
 
 import anndata as ad
@@ -214,6 +215,7 @@ def test_biclum_anndata_form_warns_about_rows_without_counts():
 # ---------------------------------------------------------------------------- backed data, queries
 
 
+@pytest.mark.parametrize("case", ["BICLUM"], indirect=True)
 def test_backed_data_are_refused_with_the_fix(case, trained, tmp_path):
     path = tmp_path / "data.h5mu"
     case.make().write(path)
@@ -225,6 +227,21 @@ def test_backed_data_are_refused_with_the_fix(case, trained, tmp_path):
         trained.get_latent_representation(md.read_h5mu(path, backed=True))
     backed.filename = None  # the documented fix
     case.setup(backed)
+
+
+@pytest.mark.parametrize("case", ["SCMDCF"], indirect=True)
+def test_scmdcf_reads_backed_data(case, trained, tmp_path):
+    path = tmp_path / "data.h5mu"
+    mdata = case.make()
+    mdata.write(path)
+    expected = trained.get_latent_representation(mdata)
+    # Getters and setup take backed data (here the case's "counts" layers, which anndata's
+    # backed mode holds in memory; tests/model/test_backed.py trains from .X on disk).
+    backed = md.read_h5mu(path, backed=True)
+    latent = trained.get_latent_representation(backed)
+    np.testing.assert_allclose(latent, expected, rtol=0, atol=1e-6)
+    case.setup(backed, batch_key="batch")
+    assert backed.isbacked and all(modality.isbacked for modality in backed.mod.values())
 
 
 def test_query_with_reordered_or_missing_genes(case, trained):
