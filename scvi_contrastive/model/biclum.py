@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-import pandas as pd
-import torch
 from anndata import AnnData
 from mudata import MuData
 from scvi import settings
@@ -17,7 +14,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils._docstrings import devices_dsp
 
 from scvi_contrastive._constants import REGISTRY_KEYS
-from scvi_contrastive.data.argument_checks import check_indices, check_training_arguments
+from scvi_contrastive.data.argument_checks import check_training_arguments
 from scvi_contrastive.dataloaders import UnpairedDataSplitter
 from scvi_contrastive.model._biclum_anchors import (
     SKETCH_CELLS,
@@ -27,19 +24,17 @@ from scvi_contrastive.model._biclum_anchors import (
     select_features,
     shared_feature_pairs,
 )
+from scvi_contrastive.model._biclum_getters import BilateralGettersMixin
 from scvi_contrastive.model._biclum_setup import BilateralSetupMixin
-from scvi_contrastive.model._docstrings import getter_dsp
 from scvi_contrastive.model._setup import count_modalities
 from scvi_contrastive.model.label_transfer import LabelTransferMixin
 from scvi_contrastive.model.query import BilateralQueryMixin
 from scvi_contrastive.model.saving import SafeSaveLoadMixin
 from scvi_contrastive.module.bilateral import BilateralAlignmentModule
-from scvi_contrastive.module.collect_inference import collect_inference
 from scvi_contrastive.tools.joint_pca import column_moments
 from scvi_contrastive.tools.metacells import metacell_sketch
 from scvi_contrastive.train.bilateral import MNNRefresh
 from scvi_contrastive.train.callbacks import with_default_callbacks
-from scvi_contrastive.train.eval_mode import eval_mode
 from scvi_contrastive.train.plan import SyncedTrainingPlan
 from scvi_contrastive.train.threads import preserve_torch_threads
 
@@ -47,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 
 class BICLUM(
+    BilateralGettersMixin,
     BilateralSetupMixin,
     LabelTransferMixin,
     BilateralQueryMixin,
@@ -372,101 +368,6 @@ class BICLUM(
             self.sketch_cells,
             random_state=settings.seed or 0,
         )
-
-    # ------------------------------------------------------------------ getters
-    @torch.inference_mode()
-    def _embed(
-        self,
-        adata: AnnData | MuData,
-        modality: str,
-        rows: np.ndarray,
-        batch_size: int | None = None,
-    ) -> np.ndarray:
-        """Latent embedding of ``rows`` of ``adata`` from the data of ``modality``."""
-        _, count_keys = self._layout()
-        key = count_keys[modality]
-        if len(rows) == 0:
-            return np.zeros((0, self.module.n_latent), np.float32)
-        loader = self._make_data_loader(
-            adata=adata,
-            indices=rows,
-            batch_size=batch_size,
-            data_and_attributes={key: np.float32, REGISTRY_KEYS.BATCH_KEY: np.int64},
-        )
-
-        def minibatches():
-            for tensors in loader:
-                tensors[REGISTRY_KEYS.X_KEY] = tensors.pop(key)
-                yield {modality: tensors}
-
-        with eval_mode(self.module):
-            latent = collect_inference(
-                self.module, minibatches(), lambda outputs: {"z": outputs["z"][modality]}
-            )
-        return latent["z"].numpy()
-
-    @getter_dsp.dedent
-    def get_latent_representation(
-        self,
-        adata: AnnData | MuData | None = None,
-        modality: str = "joint",
-        indices: Sequence[int] | None = None,
-        batch_size: int | None = None,
-    ) -> np.ndarray:
-        """Joint latent embedding of the cells of both modalities.
-
-        The arguments are MULTIVI's (and SCMDCF's), in its order.
-
-        Parameters
-        ----------
-        %(param_adata)s
-        modality
-            ``"joint"``: every cell from the modality that holds it (a cell held by both, as in
-            paired data, gets the mean of its two embeddings). A modality name: every cell from
-            that modality's data, NaN rows for cells it does not hold.
-        %(param_indices)s
-        %(param_batch_size)s
-
-        Returns
-        -------
-        ``(len(indices), n_latent)`` array in the order of ``indices``.
-        """
-        adata = self._validate_anndata(adata)
-        names, _ = self._layout()
-        if modality != "joint" and modality not in names:
-            raise ValueError(f"`modality` must be 'joint' or one of {names}, got {modality!r}.")
-        indices = check_indices(indices, adata.n_obs)
-        indices = np.arange(adata.n_obs) if indices is None else indices
-        rows = self._modality_rows(self.get_anndata_manager(adata, required=True))
-        total = np.zeros((len(indices), self.module.n_latent))
-        count = np.zeros(len(indices))
-        for name in names if modality == "joint" else [modality]:
-            held = np.isin(indices, rows[name])
-            total[held] += self._embed(adata, name, indices[held], batch_size)
-            count[held] += 1
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (total / count[:, None]).astype(np.float32)
-
-    @torch.inference_mode()
-    def get_feature_embeddings(self) -> dict[str, pd.DataFrame]:
-        """Embedding of every feature of each modality (features x latent dimensions)."""
-        with eval_mode(self.module):
-            embeddings = self.module.feature_embeddings()
-        return {
-            name: pd.DataFrame(
-                embeddings[name].cpu().numpy(),
-                index=pd.Index(features, name="feature"),
-                columns=[f"latent_{i}" for i in range(embeddings[name].shape[1])],
-            )
-            for name, features in self._features().items()
-        }
-
-    def get_mnn_pairs(self) -> pd.DataFrame:
-        """Current cross-modal positive pairs: one row per pair, the two cells' obs names."""
-        names, _ = self._layout()
-        obs_names = np.asarray(self.adata.obs_names)
-        pairs = dict(zip(names, self.mnn_pairs_, strict=True))
-        return pd.DataFrame({name: obs_names[rows] for name, rows in pairs.items()})
 
 
 # ---------------------------------------------------------------------- helpers

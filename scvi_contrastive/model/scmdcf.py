@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Literal
 
 import lightning.pytorch as pl
 import numpy as np
-import pandas as pd
 import scvi
 import torch
 from mudata import MuData
@@ -16,16 +14,15 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils._docstrings import devices_dsp
 
 from .._constants import COUNT_KEYS, MODALITIES, REGISTRY_KEYS
-from ..data.argument_checks import check_indices, check_training_arguments
-from ..module.collect_inference import collect_inference
+from ..data.argument_checks import check_training_arguments
 from ..module.fusion import ContrastiveFusionModule
 from ..train.callbacks import with_default_callbacks
 from ..train.eval_mode import eval_mode
 from ..train.fusion import ContrastiveFusionTrainingPlan
 from ..train.history import history_so_far, number_continued_epochs
 from ..train.scheduled_refresh import ScheduledRefresh
-from ._docstrings import getter_dsp
 from ._input_transforms import centre_new_batches, fit_encoder_transforms
+from ._scmdcf_getters import FusionGettersMixin
 from ._scmdcf_setup import FusionSetupMixin
 from .decoding import DecodingMixin
 from .query import QueryMappingMixin
@@ -58,6 +55,7 @@ def default_max_epochs(n_cells: int) -> int:
 
 
 class SCMDCF(
+    FusionGettersMixin,
     FusionSetupMixin,
     DecodingMixin,
     QueryMappingMixin,
@@ -364,112 +362,3 @@ class SCMDCF(
             )
         outputs = {key: torch.from_numpy(value) for key, value in outputs.items()}
         trainer.lightning_module.refresh(outputs, final=final)
-
-    @torch.inference_mode()
-    def _inference_outputs(
-        self, adata: MuData | None, indices: Sequence[int] | None, batch_size: int | None, keys
-    ) -> dict[str, np.ndarray]:
-        """The inference outputs named by ``keys`` for the cells ``indices``, as numpy arrays."""
-        adata = self._validate_anndata(adata)
-        indices = check_indices(indices, adata.n_obs)
-        loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
-        outputs = collect_inference(
-            self.module, loader, lambda outputs: {key: outputs[key] for key in keys}
-        )
-        return {key: value.numpy() for key, value in outputs.items()}
-
-    @getter_dsp.dedent
-    def get_latent_representation(
-        self,
-        adata: MuData | None = None,
-        modality: str = "joint",
-        indices: Sequence[int] | None = None,
-        batch_size: int | None = None,
-    ) -> np.ndarray:
-        """Embedding of each cell.
-
-        The arguments are MULTIVI's, in its order.
-
-        Parameters
-        ----------
-        %(param_adata)s
-        modality
-            ``"joint"`` for the fused embedding, or ``"rna"``, ``"protein"``, ``"atac"`` for
-            one encoder's embedding (``NaN`` rows for cells not measured in that modality).
-        %(param_indices)s
-        %(param_batch_size)s
-
-        Returns
-        -------
-        ``(n_cells, n_latent)`` array.
-        """
-        if modality == "joint":
-            return self._inference_outputs(adata, indices, batch_size, ["z"])["z"]
-        if modality not in self.module.modalities:
-            raise ValueError(
-                f"`modality` must be 'joint' or one of {self.module.modalities}, got {modality!r}."
-            )
-        out = self._inference_outputs(adata, indices, batch_size, [f"z_{modality}", "observed"])
-        latent = out[f"z_{modality}"].copy()
-        latent[out["observed"][:, self.module.modalities.index(modality)] <= 0] = np.nan
-        return latent
-
-    @getter_dsp.dedent
-    def get_fusion_weights(
-        self,
-        adata: MuData | None = None,
-        indices: Sequence[int] | None = None,
-        batch_size: int | None = None,
-    ) -> pd.DataFrame:
-        """Weight of each modality in each cell's joint embedding (rows sum to one).
-
-        With the default ``fusion="concat"`` these are the modality weights fitted during
-        training, restricted to the modalities the cell was measured in; with
-        ``fusion="attention"``, the cell's attention weights.
-
-        Parameters
-        ----------
-        %(param_adata)s
-        %(param_indices)s
-        %(param_batch_size)s
-
-        Returns
-        -------
-        DataFrame of cells × modalities.
-        """
-        adata = self._validate_anndata(adata)
-        indices = check_indices(indices, adata.n_obs)
-        weights = self._inference_outputs(adata, indices, batch_size, ["fusion_weights"])
-        obs_names = adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
-        return pd.DataFrame(
-            weights["fusion_weights"], index=obs_names, columns=self.module.modalities
-        )
-
-    @getter_dsp.dedent
-    def get_cluster_assignments(
-        self,
-        adata: MuData | None = None,
-        indices: Sequence[int] | None = None,
-        batch_size: int | None = None,
-        soft: bool = False,
-    ) -> np.ndarray:
-        """Clusters of the DEC head.
-
-        Parameters
-        ----------
-        %(param_adata)s
-        %(param_indices)s
-        %(param_batch_size)s
-        soft
-            Return the ``(n_cells, k)`` soft assignment instead of the hard labels.
-
-        Returns
-        -------
-        Integer cluster per cell, or the soft assignment.
-        """
-        if not self.module.dec.initialized:
-            raise RuntimeError("Clusters are initialised during `train()`; train the model first.")
-        latent = self.get_latent_representation(adata, indices=indices, batch_size=batch_size)
-        latent = torch.from_numpy(latent)
-        q = self.module.soft_clusters(latent.to(self.device)).cpu().numpy()
-        return q if soft else q.argmax(axis=1)
