@@ -20,10 +20,9 @@ MIN_PAIRED_SHARE = 0.5
 def check_in_memory(adata, description: str, reason: str = "the model needs it in memory") -> None:
     """Raise ``ValueError`` if ``adata`` (an AnnData or MuData) is backed on disk.
 
-    For data that cannot be read from their file: BICLUM's (its setup reads whole count
-    matrices: the joint PCA of its first anchors, the metacell sketches) and, in either model,
-    a partially measured modality (copied into memory to be aligned to ``mdata.obs``). SCMDCF
-    reads its other modalities from disk.
+    For data that cannot be read from their file: BICLUM's AnnData form and, when a model was
+    set up in memory, a partially measured modality (copied into memory to be aligned to
+    ``mdata.obs``). Both models read a backed MuData given to ``setup_mudata`` from disk.
 
     Parameters
     ----------

@@ -16,8 +16,9 @@ from scipy import sparse
 from scvi import settings
 
 from ..data.normalization import log_normalize
+from ..data.unpaired_backed import read_cells
 from ..tools.anchors import find_anchor_pairs
-from ..tools.chunks import row_chunks
+from ..tools.chunks import RowReader, row_chunks
 from ..tools.joint_pca import joint_pca
 from ..tools.optimal_transport import structural_embedding
 
@@ -97,13 +98,65 @@ def log_normalized_columns(
     rows = np.arange(counts.shape[0]) if rows is None else np.asarray(rows)
     if sparse.issparse(counts):
         counts = sparse.csr_matrix(counts)
-    chunks = [
-        log_normalize(_select_columns(counts[rows[chunk]], columns), TARGET_SUM, dtype=np.float32)
-        for chunk in row_chunks(len(rows))
-    ]
+    chunks = [_log_normalize(counts[rows[chunk]], columns) for chunk in row_chunks(len(rows))]
     if len(chunks) == 1:
         return chunks[0]
     return sparse.vstack(chunks, format="csr") if sparse.issparse(counts) else np.vstack(chunks)
+
+
+class NormalizedRows(RowReader):
+    """Log-normalised ``columns`` of a modality's counts, read from them a chunk at a time.
+
+    The counts a backed modality keeps in its file stand in for
+    :func:`log_normalized_columns`'s result without it ever being held whole: the tools read
+    it :data:`~scvi_contrastive.tools.chunks.CHUNK_ROWS` rows at a time
+    (:class:`~scvi_contrastive.tools.chunks.RowReader`), each chunk normalised as
+    :func:`log_normalized_columns` normalises the same cells, so the results are those of the
+    counts in memory.
+
+    Parameters
+    ----------
+    counts
+        Cells × features counts in the modality's own rows: backed, sparse or dense.
+    positions
+        Row of ``counts`` of each cell, in order
+        (:func:`~scvi_contrastive.data.unpaired_backed.cell_positions`).
+    columns
+        Features the library is summed over and the cells are normalised on.
+    kept
+        Positions among ``columns`` of the features read (``None``: all).
+    """
+
+    def __init__(
+        self,
+        counts,
+        positions: np.ndarray,
+        columns: np.ndarray,
+        kept: np.ndarray | None = None,
+    ):
+        self.counts = counts
+        self.positions = np.asarray(positions, dtype=np.int64)
+        self.columns = np.asarray(columns)
+        self.kept = kept
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(cells, features read)``."""
+        return len(self.positions), len(self.columns if self.kept is None else self.kept)
+
+    def read(self, rows: slice | np.ndarray) -> sparse.csr_matrix:
+        """The log-normalised rows ``rows``, float32 CSR."""
+        counts = read_cells(self.counts, self.positions[rows]).astype(np.float32)
+        normalized = _log_normalize(counts, self.columns)
+        return normalized if self.kept is None else _select_columns(normalized, self.kept)
+
+    def select(self, rows: np.ndarray | None, columns: np.ndarray | None) -> NormalizedRows:
+        """The reader of ``rows`` and ``columns`` of this one."""
+        kept = self.kept
+        if columns is not None:
+            kept = np.asarray(columns) if kept is None else kept[columns]
+        positions = self.positions if rows is None else self.positions[rows]
+        return NormalizedRows(self.counts, positions, self.columns, kept)
 
 
 def initial_embeddings(
@@ -189,6 +242,11 @@ def mnn_rows(
         z_a, z_b, k=k, keep=keep, max_cells=sketch_cells, random_state=random_state
     )
     return np.stack([rows[first][idx_a], rows[second][idx_b]])
+
+
+def _log_normalize(counts, columns: np.ndarray):
+    """Log-normalised ``columns`` of some cells' counts, as float32."""
+    return log_normalize(_select_columns(counts, columns), TARGET_SUM, dtype=np.float32)
 
 
 def _select_columns(matrix, columns: np.ndarray):

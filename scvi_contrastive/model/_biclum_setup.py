@@ -27,8 +27,12 @@ from ._setup import (
 
 logger = logging.getLogger(__name__)
 _MODALITIES_EXAMPLE = "{'rna_layer': 'rna', 'atac_layer': 'atac'}"
-#: Why BICLUM refuses backed data, for the message.
-_IN_MEMORY = "BICLUM needs it in memory (its setup reads whole count matrices)"
+#: Why BICLUM's AnnData form refuses backed data, for the message.
+_IN_MEMORY = (
+    "BICLUM reads backed data in the MuData form only (one modality per cell set, counts in "
+    "`.X`: `BICLUM.setup_mudata(mudata.read_h5mu(path, backed=True), modalities=...)`); "
+    "the concatenated AnnData needs it in memory"
+)
 
 
 class BilateralSetupMixin:
@@ -72,7 +76,10 @@ class BilateralSetupMixin:
         scvi-tools model, ``mdata.obs["_scvi_batch"]`` (all zeros without a ``batch_key``) and
         ``mdata.uns["_scvi_uuid"]``/``mdata.uns["_scvi_manager_uuid"]`` are added. Counts,
         layers, ``var`` and existing ``obs`` columns are never changed, by setup, training or
-        the getters (see ``docs/reliability.md``). Backed (``backed=True``) data are refused.
+        the getters (see ``docs/reliability.md``). A backed MuData
+        (``mudata.read_h5mu(path, backed=True)``) is read from its file: each modality's
+        counts must then be in ``.X`` (as CSR or dense), are registered in the modality's own
+        rows (no ``mdata.obsm`` copy) and read a chunk of rows, or a minibatch, at a time.
 
         Parameters
         ----------
@@ -114,7 +121,6 @@ class BilateralSetupMixin:
             " (batch_key and labels_key are read from mdata.obs.)",
         )
         names = _check_two_modalities(registered)
-        check_in_memory(mdata, "`mdata`", _IN_MEMORY)
         check_cells(mdata, names)
         shared = check_shared_cell_names(
             {name: mdata.mod[name].obs_names for name in names}, partially_paired
@@ -131,6 +137,9 @@ class BilateralSetupMixin:
         if labels_key is not None and labels_key not in mdata.obs:
             raise ValueError(f"Column {labels_key!r} not found in `mdata.obs` (`labels_key`).")
         select_features({name: mdata.mod[name].var_names for name in names}, feature_space)
+        backed = any(mdata.mod[name].isbacked for name in names)
+        if backed:
+            _check_counts_in_x(registered)
         register_mudata(
             cls,
             mdata,
@@ -140,6 +149,9 @@ class BilateralSetupMixin:
             # Unpaired ATAC gene activity often has a few empty cells; they train without
             # trouble.
             refuse_cells_without_counts=False,
+            # Backed, each modality is read from its own rows: an aligned copy in
+            # `mdata.obsm` would be the whole matrix in memory.
+            in_own_rows=backed,
             **kwargs,
         )
 
@@ -208,6 +220,22 @@ class BilateralSetupMixin:
         totals = registered_row_sums(adata_manager, [REGISTRY_KEYS.X_KEY])
         check_cells_have_counts(adata_manager.adata.obs_names, list(totals.values()), refuse=False)
         cls.register_manager(adata_manager)
+
+
+def _check_counts_in_x(registered: dict[str, SetupModality]) -> None:
+    """Refuse counts in a layer of a backed MuData: only ``.X`` stays on disk."""
+    for kind, modality in registered.items():
+        if modality.layer is not None:
+            raise ValueError(
+                "`mdata` is backed on disk (read with `backed=True`), but the counts of "
+                f"modality {modality.name!r} are in layer {modality.layer!r}: in anndata's "
+                "backed mode only `.X` stays on disk, layers are read whole into memory when "
+                "the file is opened. Write the counts into `.X` (in memory: "
+                f"`mdata.mod[{modality.name!r}].X = "
+                f"mdata.mod[{modality.name!r}].layers[{modality.layer!r}]`, then "
+                f"`mdata.write(path)`) and pass `{LAYER_ARGS[kind]}=None`, or load the data "
+                "into memory (`mdata.filename = None`, or read the file without `backed`)."
+            )
 
 
 def _check_two_modalities(registered: dict[str, SetupModality]) -> list[str]:

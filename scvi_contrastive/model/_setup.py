@@ -26,12 +26,14 @@ from ..data.count_checks import (
     registered_row_sums,
 )
 from ..data.fields import MuDataObservedModalitiesField, count_field
+from ..data.unpaired_backed import MuDataModalityCountField, cell_positions
 from ..data.validation import (
     check_layer,
     check_modalities_keys,
     check_obs_columns,
     check_unique_obs_names,
 )
+from ..dataloaders.modality_rows import ModalityRowsManager
 from ..dataloaders.ordered_rows import OrderedRowsManager
 
 
@@ -145,6 +147,7 @@ def register_mudata(
     setup_method_args: dict,
     refuse_cells_without_counts: bool = True,
     allow_backed: bool = False,
+    in_own_rows: bool = False,
     **kwargs,
 ) -> AnnDataManager:
     """Register ``fields``, which cells each modality holds and their counts; check the values.
@@ -155,7 +158,11 @@ def register_mudata(
     modality are refused (``refuse_cells_without_counts``) or warned about, and registered
     continuous covariates and size factors must be finite (size factors positive). With
     ``allow_backed``, modalities backed on disk that hold the cells of ``mdata.obs`` in their
-    order are read from their file, in chunks of rows; otherwise they are refused.
+    order are read from their file, in chunks of rows; otherwise they are refused. With
+    ``in_own_rows`` (BICLUM's backed data) each modality's ``.X`` is registered in its own
+    rows instead of aligned to ``mdata.obs`` (no copy in ``mdata.obsm``) and minibatches read
+    their rows from the file
+    (:class:`~scvi_contrastive.dataloaders.modality_rows.ModalityRowsManager`).
 
     Returns
     -------
@@ -167,26 +174,43 @@ def register_mudata(
     fields = [
         *fields,
         MuDataObservedModalitiesField(REGISTRY_KEYS.OBSERVED_KEY, names),
-        *(
-            count_field(m.count_key, mdata, m.name, m.layer, allow_backed)
-            for m in registered.values()
-        ),
+        *(_count_field(m, mdata, allow_backed, in_own_rows) for m in registered.values()),
     ]
-    adata_manager = OrderedRowsManager(
+    manager_cls = ModalityRowsManager if in_own_rows else OrderedRowsManager
+    adata_manager = manager_cls(
         fields=fields,
         setup_method_args=setup_method_args,
         validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),
     )
     adata_manager.register_fields(mdata, **kwargs)
     totals = registered_row_sums(adata_manager, [m.count_key for m in registered.values()])
+    per_cell = []
     for modality in registered.values():
-        check_modality_has_counts(totals[modality.count_key], f"Modality {modality.name!r}")
+        total = totals[modality.count_key]
+        check_modality_has_counts(total, f"Modality {modality.name!r}")
+        if in_own_rows:
+            positions = cell_positions(mdata, modality.name)
+            total = np.where(positions >= 0, total[positions], 0.0)
+        per_cell.append(total)
     check_cells_have_counts(
-        adata_manager.adata.obs_names, list(totals.values()), refuse=refuse_cells_without_counts
+        adata_manager.adata.obs_names, per_cell, refuse=refuse_cells_without_counts
     )
     _check_numerical_covariates(adata_manager)
     model_cls.register_manager(adata_manager)
     return adata_manager
+
+
+def _count_field(modality: SetupModality, mdata: MuData, allow_backed: bool, in_own_rows: bool):
+    if in_own_rows:
+        return MuDataModalityCountField(
+            modality.count_key,
+            None,
+            f"modality {modality.name!r}",
+            True,
+            mod_key=modality.name,
+            mod_required=True,
+        )
+    return count_field(modality.count_key, mdata, modality.name, modality.layer, allow_backed)
 
 
 def _check_numerical_covariates(adata_manager: AnnDataManager) -> None:

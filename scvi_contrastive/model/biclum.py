@@ -15,9 +15,12 @@ from scvi.utils._docstrings import devices_dsp
 
 from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.data.argument_checks import check_training_arguments
+from scvi_contrastive.data.unpaired_backed import cell_positions
 from scvi_contrastive.dataloaders import UnpairedDataSplitter
+from scvi_contrastive.dataloaders.modality_rows import ModalityRowsManager
 from scvi_contrastive.model._biclum_anchors import (
     SKETCH_CELLS,
+    NormalizedRows,
     initial_embeddings,
     log_normalized_columns,
     mnn_rows,
@@ -145,10 +148,7 @@ class BICLUM(
         rows = self._modality_rows(self.adata_manager)
         columns = self._feature_columns()
         normalized = {
-            name: log_normalized_columns(
-                self.adata_manager.get_from_registry(count_keys[name]), columns[name], rows[name]
-            )
-            for name in names
+            name: self._normalized(count_keys[name], columns[name], rows[name]) for name in names
         }
         moments = {name: column_moments(x) for name, x in normalized.items()}
         pairs = shared_feature_pairs(self._features())
@@ -211,6 +211,19 @@ class BICLUM(
             return {name: np.flatnonzero(np.asarray(observed[name])) for name in names}
         codes = np.asarray(adata_manager.get_from_registry(REGISTRY_KEYS.MODALITY_KEY)).ravel()
         return {name: np.flatnonzero(codes == code) for code, name in enumerate(names)}
+
+    def _normalized(self, count_key: str, columns: np.ndarray, rows: np.ndarray):
+        """Log-normalised ``columns`` of the cells ``rows`` (``mdata.obs`` rows) of one modality.
+
+        In memory: the matrix. Counts registered in their modality's own rows (a backed
+        MuData): a :class:`~scvi_contrastive.model._biclum_anchors.NormalizedRows` that reads
+        and normalises them a chunk of cells at a time, with the same values.
+        """
+        counts = self.adata_manager.get_from_registry(count_key)
+        if isinstance(self.adata_manager, ModalityRowsManager):
+            modality = self.adata_manager.modality_count_keys()[count_key]
+            return NormalizedRows(counts, cell_positions(self.adata, modality)[rows], columns)
+        return log_normalized_columns(counts, columns, rows)
 
     def _feature_columns(self) -> dict[str, np.ndarray]:
         """Positions, among each modality's registered features, of those the model uses."""

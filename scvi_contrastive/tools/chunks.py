@@ -2,12 +2,17 @@
 
 Products of a float32 matrix with float64 operands copy it as float64 first; done a chunk of
 rows at a time, that copy is a chunk's, not the whole matrix's. A matrix of at most one chunk is
-processed whole, with the result of one pass.
+processed whole, with the result of one pass. A :class:`RowReader` (rows kept in a file, read
+on demand) is read a chunk at a time by the same functions.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
+
+import numpy as np
+from scipy import sparse
 
 #: Rows per chunk: a float64 copy of 100,000 cells x 2,000 features with 10 % non-zeros is
 #: about 240 MB.
@@ -36,20 +41,57 @@ def row_chunks(n_rows: int, chunk_rows: int | None = None) -> Iterator[slice]:
         yield slice(start, min(start + chunk_rows, n_rows))
 
 
+class RowReader(ABC):
+    """A cells × features matrix whose rows are read on demand (e.g. from a file), never whole.
+
+    Indexing selects without reading: ``reader[rows]`` (an integer array) and
+    ``reader[:, columns]`` are readers of those rows or columns; :meth:`read` (and
+    :func:`take_rows`) reads rows into memory as a CSR matrix. The chunked tools
+    (:func:`~scvi_contrastive.tools.joint_pca.column_moments`,
+    :func:`~scvi_contrastive.tools.joint_pca.joint_pca`,
+    :func:`~scvi_contrastive.tools.metacells.metacell_sketch`) read it
+    :data:`CHUNK_ROWS` rows at a time, with the result they give the same rows in memory.
+    """
+
+    @property
+    @abstractmethod
+    def shape(self) -> tuple[int, int]:
+        """``(n_rows, n_columns)``."""
+
+    @abstractmethod
+    def read(self, rows: slice | np.ndarray) -> sparse.csr_matrix:
+        """The given rows, in memory."""
+
+    @abstractmethod
+    def select(self, rows: np.ndarray | None, columns: np.ndarray | None) -> RowReader:
+        """A reader of ``rows`` (``None``: all) and ``columns`` (``None``: all) of this one."""
+
+    def __getitem__(self, key) -> RowReader:
+        """``reader[rows]`` or ``reader[:, columns]``, without reading."""
+        rows, columns = key if isinstance(key, tuple) else (key, slice(None))
+        if isinstance(rows, slice) and rows == slice(None):
+            rows = None
+        if isinstance(columns, slice) and columns == slice(None):
+            columns = None
+        return self.select(rows, columns)
+
+
 def take_rows(matrix, rows: slice):
     """``matrix[rows]``; the matrix itself, not a copy, when ``rows`` covers all of its rows.
 
     Parameters
     ----------
     matrix
-        Dense or sparse matrix.
+        Dense or sparse matrix, or a :class:`RowReader` (whose rows are then read).
     rows
         A slice from :func:`row_chunks`.
 
     Returns
     -------
-    The rows, as the matrix's type.
+    The rows, as the matrix's type (a reader's: CSR).
     """
+    if isinstance(matrix, RowReader):
+        return matrix.read(rows)
     if rows.start == 0 and rows.stop >= matrix.shape[0]:
         return matrix
     return matrix[rows]

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import eigsh
 
-from .chunks import row_chunks, take_rows
+from .chunks import RowReader, row_chunks, take_rows
 from .sketch import random_sketch
 
 
@@ -17,9 +17,10 @@ def column_moments(matrix) -> tuple[np.ndarray, np.ndarray]:
 
     A sparse matrix is read a chunk of rows at a time
     (:func:`~scvi_contrastive.tools.chunks.row_chunks`): scipy's mean copies the matrix it
-    averages, and the copies are then a chunk's.
+    averages, and the copies are then a chunk's. A
+    :class:`~scvi_contrastive.tools.chunks.RowReader` is read the same chunks at a time.
     """
-    if not sparse.issparse(matrix):
+    if not (sparse.issparse(matrix) or isinstance(matrix, RowReader)):
         mean = np.asarray(matrix.mean(axis=0), dtype=np.float64).ravel()
         mean_sq = np.mean(np.square(matrix, dtype=np.float64), axis=0)
         return mean, np.sqrt(np.maximum(mean_sq - mean**2, 0.0))
@@ -57,7 +58,9 @@ def joint_pca(
     Parameters
     ----------
     matrices
-        ``(n_i, n_features)`` log-normalised matrices (dense or sparse), same feature order.
+        ``(n_i, n_features)`` log-normalised matrices (dense, sparse or
+        :class:`~scvi_contrastive.tools.chunks.RowReader`, read a chunk of rows at a time), same
+        feature order.
     n_components
         Number of components (clipped to ``n_features``).
     max_fit_cells
@@ -80,10 +83,7 @@ def joint_pca(
     moments = [column_moments(m) for m in fitted]
     correlation = np.zeros((n_features, n_features))
     for matrix, (mean, std) in zip(fitted, moments, strict=True):
-        gram = np.asarray(
-            (matrix.T @ matrix).todense() if sparse.issparse(matrix) else matrix.T @ matrix
-        )
-        covariance = gram / matrix.shape[0] - np.outer(mean, mean)
+        covariance = _gram(matrix) / matrix.shape[0] - np.outer(mean, mean)
         scale = np.where(std > 0, std, 1.0)
         correlation += covariance / np.outer(scale, scale) / len(matrices)
     top = _leading_eigenvectors(correlation, min(n_components, n_features))
@@ -96,6 +96,16 @@ def joint_pca(
         ]
         embeddings.append(np.vstack(projected) - mean @ loadings)
     return embeddings
+
+
+def _gram(matrix) -> np.ndarray:
+    """``matrix.T @ matrix`` as a dense array; a reader's summed over chunks of its rows."""
+    if isinstance(matrix, RowReader):
+        parts = (take_rows(matrix, chunk) for chunk in row_chunks(matrix.shape[0]))
+        return sum(np.asarray((part.T @ part).todense()) for part in parts)
+    return np.asarray(
+        (matrix.T @ matrix).todense() if sparse.issparse(matrix) else matrix.T @ matrix
+    )
 
 
 def _leading_eigenvectors(matrix: np.ndarray, k: int) -> np.ndarray:

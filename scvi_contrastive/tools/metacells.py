@@ -22,7 +22,8 @@ def metacell_sketch(
     Parameters
     ----------
     normalized
-        ``(n_cells, n_features)`` log-normalised expression (dense or sparse).
+        ``(n_cells, n_features)`` log-normalised expression (dense, sparse or a
+        :class:`~scvi_contrastive.tools.chunks.RowReader`, read a chunk of rows at a time).
     embedding
         ``(n_cells, d)`` low-dimensional representation the cells are clustered on.
     n_metacells

@@ -1,8 +1,8 @@
 """Rows of docs/reliability.md on the data given to setup, getters and ``load`` (both models).
 
 Bad count values and covariates, missing layers, modalities and columns, empty data, repeated
-names, BICLUM's AnnData form, backed data (refused by BICLUM, read by SCMDCF), and query data
-that do not match the reference.
+names, BICLUM's AnnData form, backed data (BICLUM: counts in a layer refused; SCMDCF reads
+layers), and query data that do not match the reference.
 """
 
 import anndata as ad
