@@ -19,13 +19,20 @@ def memory_mb(field: str, pid: int | str = "self") -> float:
     return float("nan")
 
 
-def start_peak_window() -> bool:
+def start_peak_window(release: bool = True) -> bool:
     """Restart this process's peak-memory count (``VmHWM``); False where Linux does not allow it.
 
     Called once the data set is built, so that the reported peak is the model's (with the data
     it holds), not the generator's temporary copies.
+
+    Parameters
+    ----------
+    release
+        First collect garbage and hand freed heap memory back to the system, so that what an
+        earlier phase freed does not count; ``False`` starts the count from the memory as it is.
     """
-    _release_freed_memory()
+    if release:
+        _release_freed_memory()
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:

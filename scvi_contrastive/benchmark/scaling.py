@@ -16,39 +16,52 @@ leftover of an earlier, larger run. The subprocess builds a synthetic data set o
   epochs by default);
 - **setup**: ``setup_mudata`` and the model's constructor (BICLUM: joint PCA, metacells and the
   first mutual-nearest-neighbour search);
+- **latent**: ``get_latent_representation()`` of every cell after training;
 - **peak memory**: the process's peak resident memory from the moment the data set is built
-  (so the data held counts, the generator's temporary copies do not), and on a GPU
-  ``torch.cuda.max_memory_allocated``.
+  (so the data held counts, the generator's temporary copies do not), that of setup and that
+  of training and the latent apart, and on a GPU ``torch.cuda.max_memory_allocated``;
+- **load**: the machine's one-minute load average when the run starts and ends.
+
+With ``--backed`` (SCMDCF only) the data set is trained **from disk**: the subprocess writes it
+once to an ``.h5mu`` (RNA counts CSR in ``.X``, written a chunk of cells at a time, see
+:func:`.synthetic.write_synthetic_paired`), opens it with ``mudata.read_h5mu(path,
+backed=True)`` and counts the peak memory from there; setup, training and the latent read the
+counts from the file. Rows say which (``backed``).
 
 Run ``python -m scvi_contrastive.benchmark.scaling --out results/scaling`` (``--quick`` for
 1,000 and 10,000 cells; ``--setup-only`` stops after setup, so that the peak memory is the
-setup's; ``--report-only`` rewrites the table and plot from an earlier run's ``scaling.json``).
+setup's; ``--append`` keeps the rows of an earlier run in ``--out`` that this one does not
+measure again; ``--report-only`` rewrites the table and plot from an earlier run's
+``scaling.json``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import contextlib
 import json
 import logging
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from mudata import MuData
 
-from .process_memory import memory_mb, start_peak_window
-from .result import _rss_mb, torch_device_name
+from ..tools.clustering import MAX_CLUSTER_CELLS
+from .process_memory import memory_mb
+from .scaling_measure import BACKED_WRITERS, MAX_STEPS, measure
 from .scaling_report import estimate_missing_epochs, write_outputs, write_report
-from .step_timer import WARMUP_STEPS, StepTimer
-from .synthetic import N_CELL_TYPES, N_GENES, N_PROTEINS, synthetic_paired, synthetic_unpaired
+from .step_timer import WARMUP_STEPS
+from .synthetic import (
+    N_CELL_TYPES,
+    N_GENES,
+    N_PROTEINS,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,140 +71,13 @@ _MODULE = "scvi_contrastive.benchmark.scaling"
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 10_000)
 MODELS = ("SCMDCF", "BICLUM")
-#: Most minibatch steps of the first epoch that are run; larger epochs are extrapolated.
-MAX_STEPS = 400
 QUICK_MAX_STEPS = 40
-
-
-def _setup_scmdcf(mdata: MuData):
-    from ..model import SCMDCF
-
-    SCMDCF.setup_mudata(mdata, modalities={"rna_layer": "rna", "protein_layer": "prot"})
-    # k-means with a known k: Leiden's exact neighbour graph is quadratic in the cells.
-    model = SCMDCF(mdata, n_clusters=N_CELL_TYPES)
-    return model, {"n_epochs_pretrain": 1, "plan_kwargs": {"cluster_init": "kmeans"}}
-
-
-def _setup_biclum(mdata: MuData):
-    from ..model import BICLUM
-
-    BICLUM.setup_mudata(mdata, modalities={"rna_layer": "rna", "atac_layer": "atac"})
-    # Refresh the pairs when the second epoch starts, so that the boundary cost holds one.
-    return BICLUM(mdata), {"mnn_refresh_every": 1, "mnn_refresh_start": 1}
-
-
-#: Per model: its synthetic data, and its setup returning the model and ``train()`` arguments.
-_DATA: dict[str, Callable[..., MuData]] = {
-    "SCMDCF": synthetic_paired,
-    "BICLUM": synthetic_unpaired,
-}
-_SETUP: dict[str, Callable] = {"SCMDCF": _setup_scmdcf, "BICLUM": _setup_biclum}
-
-
-def measure(
-    model_name: str,
-    n_cells: int,
-    max_steps: int = MAX_STEPS,
-    accelerator: str = "auto",
-    threads: int | None = 1,
-    seed: int = 0,
-    progress: Callable[[dict], None] | None = None,
-    setup_only: bool = False,
-) -> dict:
-    """Time and memory of one model on one synthetic data set, in this process.
-
-    Parameters
-    ----------
-    model_name
-        ``"SCMDCF"`` (paired RNA + protein) or ``"BICLUM"`` (unpaired RNA + gene activity).
-    n_cells
-        Cells of the data set (BICLUM: both modalities together).
-    max_steps
-        Most steps of the first epoch that are run; a longer epoch is extrapolated.
-    accelerator
-        Lightning accelerator (``"auto"``: a GPU when present).
-    threads
-        Torch CPU threads; ``None`` keeps torch's default.
-    seed
-        Seed of the data and of scvi.
-    progress
-        Called with the row so far after each phase (data, setup, training), so that a run
-        stopped from outside still tells how far it got.
-    setup_only
-        Stop after setup: no training, and the peak memory is that of setup.
-
-    Returns
-    -------
-    One row of the scaling table (see :func:`run_scaling`).
-    """
-    import scvi
-    import torch
-
-    if threads is not None:
-        torch.set_num_threads(threads)
-    scvi.settings.seed = seed
-    cuda = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    report = progress or (lambda row: None)
-    # The libraries' memory, before any data: the models' imports are loaded first.
-    importlib.import_module("scvi_contrastive.model")
-    row = {"model": model_name, "n_cells": n_cells, "status": "building data"}
-    row["baseline_rss_mb"] = _rss_mb()
-    report(row)
-    start = time.perf_counter()
-    mdata = _DATA[model_name](n_cells, seed=seed)
-    row.update(data_s=time.perf_counter() - start, data_peak_rss_mb=memory_mb("VmHWM"))
-    windowed = start_peak_window()
-    row.update(data_rss_mb=_rss_mb(), status="setting up")
-    report(row)
-    start = time.perf_counter()
-    model, train_kwargs = _SETUP[model_name](mdata)
-    row.update(setup_s=time.perf_counter() - start, status="training")
-    report(row)
-    if setup_only:
-        row.update(status="ok", device=torch_device_name(model.device))
-    else:
-        row.update(status="ok", **_train_timed(model, train_kwargs, max_steps, accelerator))
-    row.update(
-        peak_rss_mb=(
-            memory_mb("VmHWM")
-            if windowed
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        ),
-        gpu_peak_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else float("nan"),
-    )
-    report(row)
-    return row
-
-
-def _train_timed(model, train_kwargs: dict, max_steps: int, accelerator: str) -> dict:
-    """Train one epoch (at most ``max_steps`` steps) and a few steps more; return the timings."""
-    timer = StepTimer()
-    start = time.perf_counter()
-    model.train(
-        max_epochs=2,
-        accelerator=accelerator,
-        devices=1,
-        limit_train_batches=max_steps,
-        callbacks=[timer],
-        enable_progress_bar=False,
-        **train_kwargs,
-    )
-    steps_per_epoch = len(model.trainer.train_dataloader)
-    return {
-        "device": torch_device_name(model.device),
-        "train_s": time.perf_counter() - start,
-        "steps_per_epoch": steps_per_epoch,
-        "steps_timed": len(timer.step_ends[0]),
-        **timer.first_epoch_costs(steps_per_epoch),
-        "boundary_s": timer.boundary_s(),
-    }
 
 
 def _run_worker(
     model_name: str,
     n_cells: int,
+    backed: bool,
     log_path: Path,
     worker_args: list[str],
     threads: int | None,
@@ -206,6 +92,7 @@ def _run_worker(
         row_path = Path(tmp) / "row.json"
         command = [sys.executable, "-m", _MODULE, "--worker", model_name, "--n-cells"]
         command += [str(n_cells), "--row-out", str(row_path), *worker_args]
+        command += ["--backed"] if backed else []
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         start, peak, stopped = time.monotonic(), float("nan"), None
         while process.poll() is None:
@@ -222,7 +109,7 @@ def _run_worker(
             time.sleep(0.5)
         process.wait()
         row = json.loads(row_path.read_text()) if row_path.exists() else {}
-    row = {"model": model_name, "n_cells": n_cells, "status": "no result", **row}
+    row = {"model": model_name, "n_cells": n_cells, "backed": backed, "status": "no result", **row}
     if stopped:
         row["status"] = f"{stopped} while {row['status']}"
         row["peak_rss_mb"] = peak
@@ -242,6 +129,9 @@ def run_scaling(
     timeout_s: float = 600.0,
     memory_limit_gb: float = 20.0,
     setup_only: bool = False,
+    backed: bool = False,
+    data_dir: str | os.PathLike | None = None,
+    append: bool = False,
 ) -> pd.DataFrame:
     """Measure every model at every size, each in its own process, and write the results.
 
@@ -270,18 +160,72 @@ def run_scaling(
         A run whose resident memory passes this is stopped.
     setup_only
         Measure setup alone (no training; the peak memory is the setup's).
+    backed
+        Train from disk (SCMDCF only): see :func:`measure`.
+    data_dir
+        Folder of the ``.h5mu`` files of ``backed`` runs, kept for later runs (``None``: a
+        temporary folder, removed at the end).
+    append
+        Keep the rows of the ``scaling.json`` already in ``out`` that this run does not
+        measure again (same model, size and storage).
 
     Returns
     -------
     The table: time per epoch (``epoch_s``, with ``how`` it was obtained), steady step time,
-    the first epoch's start work, the epoch-boundary cost, setup and data-building time, peak
-    resident memory, GPU peak memory, device and status, one row per model and size.
+    the first epoch's start work, the epoch-boundary cost, setup, latent and data-building
+    time, peak resident memory, GPU peak memory, load, device and status, one row per model,
+    size and storage (in memory or from disk).
     """
+    refused = [name for name in models if backed and name not in BACKED_WRITERS]
+    if refused:
+        raise ValueError(f"{', '.join(refused)} does not train from backed data (--backed).")
     out = Path(out)
     (out / "logs").mkdir(parents=True, exist_ok=True)
     worker_args = ["--max-steps", str(max_steps), "--accelerator", accelerator]
     worker_args += ["--threads", str(threads)] if threads is not None else []
     worker_args += ["--setup-only"] if setup_only else []
+    meta = _meta(max_steps, threads, timeout_s, memory_limit_gb, setup_only)
+    rows = []
+    if append and (out / "scaling.json").exists():
+        earlier = json.loads((out / "scaling.json").read_text())
+        meta = {**earlier["meta"], **meta}
+        again = {(name, n, backed) for name in models for n in sizes}
+        rows = [r for r in earlier["rows"] if _row_key(r) not in again]
+    with contextlib.ExitStack() as stack:
+        if data_dir is None:
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory())
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        worker_args += ["--data-dir", str(data_dir)]
+        for n_cells in sizes:
+            for name in models:
+                logger.info("Running %s on %s cells", name, f"{n_cells:,}")
+                storage = "disk" if backed else "memory"
+                log_path = out / "logs" / f"{name}_{n_cells}_{storage}.log"
+                row = _run_worker(
+                    name,
+                    n_cells,
+                    backed,
+                    log_path,
+                    worker_args,
+                    threads,
+                    timeout_s,
+                    memory_limit_gb * 1024,
+                )
+                logger.info("%s", row)
+                rows.append(row)
+                estimate_missing_epochs(rows)
+                table = write_outputs(rows, out, meta)
+    return table
+
+
+def _meta(
+    max_steps: int,
+    threads: int | None,
+    timeout_s: float,
+    memory_limit_gb: float,
+    setup_only: bool,
+) -> dict[str, str]:
+    """The notes under the table: the machine, the data and what each column measures."""
     meta = {
         "machine": f"{platform.node()}: {os.cpu_count()} CPUs, {platform.processor() or '?'}",
         "load average at start": " ".join(f"{x:.1f}" for x in os.getloadavg()),
@@ -293,6 +237,13 @@ def run_scaling(
             f"activity (~500 counts per cell) over the same {N_GENES} genes"
         ),
         "models": "default settings (SCMDCF batch 256; BICLUM batch 128 per modality)",
+        "from disk": (
+            "backed rows: the data set written to an .h5mu (RNA CSR in .X) and opened with "
+            "mudata.read_h5mu(backed=True); the file was just written, so it is in the page "
+            "cache (a warm disk)"
+        ),
+        "latent": "get_latent_representation() of every cell after training",
+        "load": "one-minute load average of the machine at the run's start and end",
         "time per epoch": (
             f"first epoch's steps, up to {max_steps} run; 'how' says whether the whole epoch "
             f"was measured or extrapolated from the mean step time after {WARMUP_STEPS} "
@@ -300,41 +251,33 @@ def run_scaling(
         ),
         "first epoch start": (
             "time before the first epoch's first step: SCMDCF's modality-weight refresh "
-            "(Leiden on the embedded cells; numba compilation included in a fresh process)"
+            "(the training cells embedded, Leiden on a sketch of at most "
+            f"{MAX_CLUSTER_CELLS:,} of them; numba compilation included in a fresh process)"
         ),
         "epoch boundary": (
             "time before the second epoch's first step: SCMDCF's DEC initialisation "
-            "(k-means, once per training), BICLUM's positive-pair refresh (every 5 epochs)"
+            f"(k-means on a sketch of at most {MAX_CLUSTER_CELLS:,} embedded training cells, "
+            "once per training), BICLUM's positive-pair refresh (every 5 epochs)"
         ),
         "setup": "setup_mudata + model constructor (BICLUM: joint PCA, metacells, first MNN)",
         "peak memory": (
             "peak resident memory (Linux VmHWM) of the run's own process from the moment its "
-            "data set is built (the data held included) to the end of training; data_rss_mb: "
-            "resident memory with the data built, baseline_rss_mb: after importing the "
-            "libraries, data_peak_rss_mb: peak while building the data"
+            "data set is built or, from disk, opened (the data held included) to the end of "
+            "training and the latent; setup_peak_rss_mb: its peak until setup ends, "
+            "train_peak_rss_mb: from then on (training and the latent, with what setup left in "
+            "memory); data_rss_mb: resident memory with the data built or "
+            "opened, baseline_rss_mb: after importing the libraries, data_peak_rss_mb: peak "
+            "while building (from disk: writing) the data"
         ),
     }
     if setup_only:
         meta["training"] = "none (--setup-only): the peak memory is that of setup"
-    rows = []
-    for n_cells in sizes:
-        for name in models:
-            logger.info("Running %s on %s cells", name, f"{n_cells:,}")
-            log_path = out / "logs" / f"{name}_{n_cells}.log"
-            row = _run_worker(
-                name,
-                n_cells,
-                log_path,
-                worker_args,
-                threads,
-                timeout_s,
-                memory_limit_gb * 1024,
-            )
-            logger.info("%s", row)
-            rows.append(row)
-            estimate_missing_epochs(rows)
-            table = write_outputs(rows, out, meta)
-    return table
+    return meta
+
+
+def _row_key(row: dict) -> tuple[str, int, bool]:
+    """Model, cells and storage of a row (rows of earlier versions were all in memory)."""
+    return row["model"], row["n_cells"], bool(row.get("backed") or False)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -360,6 +303,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="stop after setup_mudata and the model's constructor: no training",
     )
     parser.add_argument(
+        "--backed",
+        action="store_true",
+        help="train from disk: write each data set to an .h5mu and open it backed (SCMDCF)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="keep the .h5mu files of --backed here, for later runs (default: a temporary folder)",
+    )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the rows of --out's scaling.json that this run does not measure again",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="rewrite scaling.md, .csv and .png from the scaling.json of --out; measure nothing",
@@ -381,6 +339,8 @@ def _worker_main(args: argparse.Namespace) -> None:
         threads=args.threads,
         progress=lambda row: path.write_text(json.dumps(row)),
         setup_only=args.setup_only,
+        backed=args.backed,
+        data_dir=args.data_dir,
     )
 
 
@@ -404,6 +364,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame | None:
             timeout_s=args.timeout,
             memory_limit_gb=args.memory_limit_gb,
             setup_only=args.setup_only,
+            backed=args.backed,
+            data_dir=args.data_dir,
+            append=args.append,
         )
     print((Path(args.out) / "scaling.md").read_text())
     return table

@@ -14,6 +14,7 @@ import pandas as pd
 COLUMNS = (
     "model",
     "n_cells",
+    "backed",
     "device",
     "status",
     "epoch_s",
@@ -24,18 +25,39 @@ COLUMNS = (
     "start_work_s",
     "boundary_s",
     "setup_s",
+    "latent_s",
     "data_s",
     "peak_rss_mb",
+    "setup_peak_rss_mb",
+    "train_peak_rss_mb",
     "data_rss_mb",
     "data_peak_rss_mb",
     "baseline_rss_mb",
     "gpu_peak_mb",
+    "load_start",
+    "load_end",
     "wall_s",
 )
 
 
-#: Columns holding text; the others are numbers.
-_TEXT_COLUMNS = ("model", "device", "status", "how")
+#: Memory columns of the markdown table (MB, shown in GiB).
+_MEMORY_COLUMNS = (
+    "peak_rss_mb",
+    "setup_peak_rss_mb",
+    "train_peak_rss_mb",
+    "data_rss_mb",
+    "gpu_peak_mb",
+)
+
+#: Columns holding text or flags; the others are numbers.
+_TEXT_COLUMNS = ("model", "backed", "device", "status", "how")
+
+
+def _series(table: pd.DataFrame):
+    """Rows per model and storage (in memory first), each sorted by cells, with its label."""
+    ordered = table.sort_values(["backed", "n_cells"], kind="stable")
+    for (name, backed), rows in ordered.groupby(["model", "backed"], sort=False):
+        yield f"{name} from disk" if backed else name, rows
 
 
 def estimate_missing_epochs(rows: list[dict]) -> None:
@@ -50,7 +72,9 @@ def estimate_missing_epochs(rows: list[dict]) -> None:
         done = [
             r
             for r in rows
-            if r["model"] == row["model"] and math.isfinite(r.get("epoch_s", math.nan))
+            if r["model"] == row["model"]
+            and bool(r.get("backed")) == bool(row.get("backed"))
+            and math.isfinite(r.get("epoch_s", math.nan))
         ]
         if not done:
             continue
@@ -64,7 +88,9 @@ def estimate_missing_epochs(rows: list[dict]) -> None:
 
 
 def plot_scaling(table: pd.DataFrame, path: str | os.PathLike | None = None):
-    """Plot time per epoch and peak memory against cells, log-log, one line per model.
+    """Plot time per epoch and peak memory against cells, log-log, a line per model and storage.
+
+    Runs from disk have dashed lines.
 
     Parameters
     ----------
@@ -83,10 +109,11 @@ def plot_scaling(table: pd.DataFrame, path: str | os.PathLike | None = None):
     import matplotlib.pyplot as plt
 
     fig, (time_ax, memory_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    for i, (name, rows) in enumerate(table.sort_values("n_cells").groupby("model", sort=False)):
+    for i, (name, rows) in enumerate(_series(table)):
         color = f"C{i}"
+        line = "--" if name.endswith("from disk") else "-"
         how = rows["how"].fillna("")
-        time_ax.plot(rows["n_cells"], rows["epoch_s"], "-", color=color, label=name)
+        time_ax.plot(rows["n_cells"], rows["epoch_s"], line, color=color, label=name)
         for kind, marker, fill in (
             ("measured", "o", color),
             ("extrapolated", "s", "white"),
@@ -99,7 +126,7 @@ def plot_scaling(table: pd.DataFrame, path: str | os.PathLike | None = None):
         time_ax.plot(
             rows["n_cells"], rows["setup_s"], ":", color=color, marker=".", label=f"{name} setup"
         )
-        memory_ax.plot(rows["n_cells"], rows["peak_rss_mb"] / 1024, "-", color=color, label=name)
+        memory_ax.plot(rows["n_cells"], rows["peak_rss_mb"] / 1024, line, color=color, label=name)
         finished = rows["status"] == "ok"
         for chosen, marker in ((rows[finished], "o"), (rows[~finished], "x")):
             memory_ax.scatter(
@@ -135,19 +162,20 @@ def plot_scaling(table: pd.DataFrame, path: str | os.PathLike | None = None):
 def _markdown(table: pd.DataFrame, meta: dict) -> str:
     from .report import _fmt
 
-    head = ["model", "cells", "time/epoch (s)", "how", "step (ms)", "first epoch start (s)"]
-    head += ["epoch boundary (s)"]
-    head += ["setup (s)", "peak RSS (GiB)", "RSS with data (GiB)", "GPU peak (GiB)", "device"]
+    head = ["model", "cells", "data", "time/epoch (s)", "how", "step (ms)"]
+    head += ["first epoch start (s)", "epoch boundary (s)", "setup (s)", "latent (s)"]
+    head += ["peak RSS (GiB)", "setup peak (GiB)", "training peak (GiB)", "RSS with data (GiB)"]
+    head += ["GPU peak (GiB)", "load", "device"]
     head += ["status"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in table.to_dict(orient="records"):
-        cells = [row["model"], f"{row['n_cells']:,}", _fmt(row["epoch_s"], 1), _fmt(row["how"])]
+        cells = [row["model"], f"{row['n_cells']:,}", "disk" if row["backed"] else "memory"]
+        cells += [_fmt(row["epoch_s"], 1), _fmt(row["how"])]
         cells += [_fmt(row[key], 1) for key in ("step_ms", "start_work_s", "boundary_s")]
-        cells += [_fmt(row["setup_s"], 1)]
-        cells += [
-            _fmt(row[key] / 1024, 2) for key in ("peak_rss_mb", "data_rss_mb", "gpu_peak_mb")
-        ]
-        cells += [_fmt(row["device"]), row["status"]]
+        cells += [_fmt(row[key], 1) for key in ("setup_s", "latent_s")]
+        cells += [_fmt(row[key] / 1024, 2) for key in _MEMORY_COLUMNS]
+        load = "–".join(_fmt(row[key], 1) for key in ("load_start", "load_end"))
+        cells += [load, _fmt(row["device"]), row["status"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     notes = [f"- {key}: {value}" for key, value in meta.items()]
     growth = ["## Growth per tenfold cells", "", *_growth_lines(table)]
@@ -159,9 +187,9 @@ _GROWTH = (("epoch_s", "time/epoch"), ("setup_s", "setup"), ("peak_rss_mb", "pea
 
 
 def _growth_lines(table: pd.DataFrame) -> list[str]:
-    """Per model and pair of successive sizes, how much each cost grew (finished runs only)."""
+    """Per model, storage and pair of successive sizes, how much each cost grew (if finished)."""
     lines = []
-    for name, rows in table.sort_values("n_cells").groupby("model", sort=False):
+    for name, rows in _series(table):
         records = rows.to_dict(orient="records")
         for small, large in itertools.pairwise(records):
             step = f"- {name}, {small['n_cells']:,} to {large['n_cells']:,} cells: "
@@ -182,6 +210,8 @@ def write_outputs(rows: list[dict], out: Path, meta: dict) -> pd.DataFrame:
     from .report import _clean
 
     table = pd.DataFrame(rows).reindex(columns=list(COLUMNS))
+    # Rows of runs before the from-disk mode were all in memory.
+    table["backed"] = table["backed"].astype("boolean").fillna(False).astype(bool)
     # Rows read back from JSON hold None where a figure is missing: make those columns numeric.
     numeric = [column for column in COLUMNS if column not in _TEXT_COLUMNS]
     table[numeric] = table[numeric].apply(pd.to_numeric)

@@ -7,7 +7,13 @@ benchmark (:mod:`.scaling`) and by tests that need clear, controllable cell type
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import anndata as ad
+import h5py
 import numpy as np
 import pandas as pd
 from mudata import MuData
@@ -20,6 +26,10 @@ N_CELL_TYPES = 6
 
 #: Cells generated per chunk: bounds the temporary arrays of the count sampler.
 _CHUNK_CELLS = 10_000
+#: Mean UMIs per cell of the synthetic RNA.
+_RNA_LIBRARY = 1_000.0
+#: Values copied into a file's dataset at a time by :func:`write_synthetic_paired`.
+_COPY_VALUES = 25_000_000
 
 
 def _cell_type_profiles(
@@ -55,18 +65,18 @@ def _alias_tables(profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return threshold.ravel(), alias.ravel()
 
 
-def _umi_counts(
+def _umi_count_chunks(
     rng: np.random.Generator, profiles: np.ndarray, labels: np.ndarray, mean_library: float
-) -> sparse.csr_matrix:
-    """Sparse counts drawn one UMI at a time, as a library is sequenced.
+) -> Iterator[sparse.csr_matrix]:
+    """Sparse counts drawn one UMI at a time, as a library is sequenced, a chunk at a time.
 
-    Each cell's library size is Poisson with a log-normal mean around ``mean_library``; each of
-    its UMIs falls on a feature drawn from the cell's type profile. The cost grows with the
-    number of UMIs, not with cells × features, which keeps a million cells cheap to build.
+    Chunks of :data:`_CHUNK_CELLS` cells, in order. Each cell's library size is Poisson with
+    a log-normal mean around ``mean_library``; each of its UMIs falls on a feature drawn from
+    the cell's type profile. The cost grows with the number of UMIs, not with cells ×
+    features, which keeps a million cells cheap to build.
     """
     n_features = profiles.shape[1]
     threshold, alias = _alias_tables(profiles)
-    chunks = []
     for start in range(0, len(labels), _CHUNK_CELLS):
         chunk = labels[start : start + _CHUNK_CELLS]
         library = rng.poisson(mean_library * rng.lognormal(0.0, 0.3, size=len(chunk)))
@@ -80,9 +90,14 @@ def _umi_counts(
         dense = np.bincount(
             owner.astype(np.int64) * n_features + feature, minlength=len(chunk) * n_features
         )
-        counts = sparse.csr_matrix(dense.reshape(len(chunk), n_features), dtype=np.float32)
-        chunks.append(counts)
-    return sparse.vstack(chunks, format="csr")
+        yield sparse.csr_matrix(dense.reshape(len(chunk), n_features), dtype=np.float32)
+
+
+def _umi_counts(
+    rng: np.random.Generator, profiles: np.ndarray, labels: np.ndarray, mean_library: float
+) -> sparse.csr_matrix:
+    """All cells' counts of :func:`_umi_count_chunks` as one CSR matrix."""
+    return sparse.vstack(list(_umi_count_chunks(rng, profiles, labels, mean_library)), "csr")
 
 
 def _cell_types(rng: np.random.Generator, n_cells: int, n_types: int) -> np.ndarray:
@@ -130,21 +145,104 @@ def synthetic_paired(
     -------
     ``MuData({"rna": ..., "prot": ...})``.
     """
+    rng, labels, profiles = _paired_draws(n_cells, n_genes, n_types, separation, seed)
+    rna_counts = _umi_counts(rng, profiles, labels, _RNA_LIBRARY)
+    protein_counts = _protein_counts(rng, labels, n_types, n_proteins, separation)
+    return _paired_mudata(rna_counts, protein_counts, labels)
+
+
+def write_synthetic_paired(path: str | os.PathLike, n_cells: int, seed: int = 0) -> Path:
+    """Write ``synthetic_paired(n_cells, seed=seed)`` to an ``.h5mu``, its RNA a chunk at a time.
+
+    The file holds the same numbers as ``synthetic_paired(n_cells, seed=seed).write(path)``, but
+    the RNA counts (CSR, in ``.X``) are never all in memory: they are drawn
+    :data:`_CHUNK_CELLS` cells at a time and appended to raw files beside ``path``, then copied
+    into the ``.h5mu``'s datasets (contiguous, as anndata writes them) in slices. Memory holds
+    one chunk, the proteins and the per-cell arrays.
+
+    Parameters
+    ----------
+    path
+        The ``.h5mu`` to write (replaced if it exists).
+    n_cells
+        Number of cells.
+    seed
+        Random seed.
+
+    Returns
+    -------
+    ``path``, for ``mudata.read_h5mu(path, backed=True)``.
+    """
+    path = Path(path)
+    rng, labels, profiles = _paired_draws(n_cells, N_GENES, N_CELL_TYPES, 1.0, seed)
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        raw, indptr = _draw_counts_to_files(rng, profiles, labels, Path(scratch))
+        protein_counts = _protein_counts(rng, labels, N_CELL_TYPES, N_PROTEINS, 1.0)
+        # Write everything else with mudata, then the RNA counts into its empty CSR group.
+        empty = sparse.csr_matrix((n_cells, N_GENES), dtype=np.float32)
+        _paired_mudata(empty, protein_counts, labels).write(path)
+        with h5py.File(path, "r+") as file:
+            _fill_csr_group(file["mod/rna/X"], raw, indptr)
+    return path
+
+
+def _draw_counts_to_files(
+    rng: np.random.Generator, profiles: np.ndarray, labels: np.ndarray, folder: Path
+) -> tuple[dict[str, Path], np.ndarray]:
+    """RNA counts of :func:`_umi_count_chunks` appended to raw files, and their ``indptr``."""
+    raw = {"data": folder / "data", "indices": folder / "indices"}
+    indptr, nnz = [np.zeros(1, dtype=np.int64)], 0
+    with open(raw["data"], "wb") as data, open(raw["indices"], "wb") as indices:
+        for chunk in _umi_count_chunks(rng, profiles, labels, _RNA_LIBRARY):
+            chunk.data.astype(np.float32, copy=False).tofile(data)
+            chunk.indices.astype(np.int32, copy=False).tofile(indices)
+            indptr.append(chunk.indptr[1:].astype(np.int64) + nnz)
+            nnz += chunk.nnz
+    return raw, np.concatenate(indptr)
+
+
+def _fill_csr_group(group: h5py.Group, raw: dict[str, Path], indptr: np.ndarray) -> None:
+    """Replace the arrays of an anndata CSR group by the raw files', a slice at a time."""
+    nnz = int(indptr[-1])
+    for name, dtype in (("data", np.float32), ("indices", np.int32)):
+        del group[name]
+        dataset = group.create_dataset(name, shape=(nnz,), dtype=dtype)
+        with open(raw[name], "rb") as source:
+            for start in range(0, nnz, _COPY_VALUES):
+                values = np.fromfile(source, dtype=dtype, count=_COPY_VALUES)
+                dataset[start : start + values.size] = values
+    del group["indptr"]
+    group.create_dataset("indptr", data=indptr)
+
+
+def _paired_draws(
+    n_cells: int, n_genes: int, n_types: int, separation: float, seed: int
+) -> tuple[np.random.Generator, np.ndarray, np.ndarray]:
+    """The generator, cell types and RNA profiles of a paired data set, in drawing order."""
     rng = np.random.default_rng(seed)
     labels = _cell_types(rng, n_cells, n_types)
-    profiles = _cell_type_profiles(rng, n_types, n_genes, separation)
-    rna_counts = _umi_counts(rng, profiles, labels, 1_000.0)
+    return rng, labels, _cell_type_profiles(rng, n_types, n_genes, separation)
+
+
+def _protein_counts(
+    rng: np.random.Generator, labels: np.ndarray, n_types: int, n_proteins: int, separation: float
+) -> np.ndarray:
+    """Antibody-derived tag counts: a per-protein background plus a per-type foreground."""
     background = rng.gamma(2.0, 10.0, size=n_proteins)
     foreground = rng.gamma(0.5, 60.0 * separation, size=(n_types, n_proteins))
-    depth = rng.lognormal(0.0, 0.3, size=(n_cells, 1))
-    protein_counts = rng.poisson((background + foreground[labels]) * depth).astype(np.float32)
+    depth = rng.lognormal(0.0, 0.3, size=(len(labels), 1))
+    return rng.poisson((background + foreground[labels]) * depth).astype(np.float32)
+
+
+def _paired_mudata(rna_counts, protein_counts: np.ndarray, labels: np.ndarray) -> MuData:
+    n_cells, n_genes = rna_counts.shape
     obs_names = [f"cell_{i}" for i in range(n_cells)]
+    gene_names = [f"gene_{j}" for j in range(n_genes)]
+    protein_names = [f"protein_{j}" for j in range(protein_counts.shape[1])]
     mdata = MuData(
         {
-            "rna": _modality(rna_counts, obs_names, [f"gene_{j}" for j in range(n_genes)], labels),
-            "prot": _modality(
-                protein_counts, obs_names, [f"protein_{j}" for j in range(n_proteins)], labels
-            ),
+            "rna": _modality(rna_counts, obs_names, gene_names, labels),
+            "prot": _modality(protein_counts, obs_names, protein_names, labels),
         }
     )
     mdata.obs["cell_type"] = mdata.mod["rna"].obs["cell_type"].to_numpy()

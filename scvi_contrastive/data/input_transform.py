@@ -98,6 +98,7 @@ def fit_input_transform(
     counts = read_rows(matrix, rows)
     weight = _idf(counts) if kind == "tfidf" else np.ones(n_features)
     normalized = normalized_features(counts, kind, weight, target_sum)
+    del counts
     shift = np.zeros((n_features, max(n_batch, 1)))
     if kind == "tfidf":
         # TF-IDF values are non-negative and bounded; LSI works on them unstandardised.
@@ -108,11 +109,22 @@ def fit_input_transform(
         row_batches = np.zeros(rows.size, dtype=int)
         if batches is not None:
             row_batches = np.asarray(batches)[rows].astype(int)
-        for b in np.unique(row_batches):
-            shift[:, b] = normalized[row_batches == b].mean(axis=0) - mean
-        centred = normalized - mean - shift[:, row_batches].T
-        std = np.maximum(centred.std(axis=0), 1e-3)
-        standardized = np.clip(centred / std, -10.0, 10.0)
+        batch_rows = {b: np.flatnonzero(row_batches == b) for b in np.unique(row_batches)}
+        for b, members in batch_rows.items():
+            block = normalized if members.size == rows.size else normalized[members]
+            shift[:, b] = block.mean(axis=0) - mean
+            del block
+        # The dense block is centred, scaled and clipped in place: one copy, not five.
+        standardized = normalized
+        standardized -= mean
+        for b, members in batch_rows.items():
+            if members.size == rows.size:
+                standardized -= shift[:, b]
+            else:
+                standardized[members] -= shift[:, b]
+        std = np.maximum(standardized.std(axis=0), 1e-3)
+        np.divide(standardized, std, out=standardized)
+        np.clip(standardized, -10.0, 10.0, out=standardized)
     loadings = _loadings(standardized, kind, n_components, seed)
     scores = np.asarray(standardized @ loadings)
     scale = np.sqrt(max(float(np.mean(scores.var(axis=0))), 1e-12))

@@ -11,12 +11,9 @@ are those of the same data in memory.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from scvi.data import AnnTorchDataset
 from scvi.data._utils import scipy_to_torch_sparse
-from torch.utils.data import Subset
 
 from ..data.unpaired_backed import MuDataModalityCountField, cell_positions, read_cells
 from .ordered_rows import OrderedRowsDataset, OrderedRowsManager
@@ -63,6 +60,8 @@ class ModalityRowsManager(OrderedRowsManager):
     class for new data given to the getters.
     """
 
+    dataset_cls = ModalityRowsDataset
+
     def modality_count_keys(self) -> dict[str, str]:
         """Registry key → modality of the counts registered in their modality's own rows."""
         return {
@@ -70,15 +69,3 @@ class ModalityRowsManager(OrderedRowsManager):
             for field in self.fields
             if isinstance(field, MuDataModalityCountField)
         }
-
-    def create_torch_dataset(
-        self,
-        indices: Sequence[int] | Sequence[bool] | None = None,
-        data_and_attributes: list[str] | dict[str, np.dtype] | None = None,
-        load_sparse_tensor: bool = False,
-    ) -> ModalityRowsDataset | Subset:
-        """The registered data as a torch dataset, as scvi's method of the same name."""
-        dataset = ModalityRowsDataset(
-            self, getitem_tensors=data_and_attributes, load_sparse_tensor=load_sparse_tensor
-        )
-        return dataset if indices is None else Subset(dataset, indices)

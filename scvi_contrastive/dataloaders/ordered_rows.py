@@ -56,6 +56,9 @@ class OrderedRowsManager(AnnDataManager):
     it, and scvi's ``transfer_fields`` keeps the class for new data given to the getters.
     """
 
+    #: The torch dataset :meth:`create_torch_dataset` builds.
+    dataset_cls: type[AnnTorchDataset] = OrderedRowsDataset
+
     def create_torch_dataset(
         self,
         indices: Sequence[int] | Sequence[bool] | None = None,
@@ -63,7 +66,7 @@ class OrderedRowsManager(AnnDataManager):
         load_sparse_tensor: bool = False,
     ) -> OrderedRowsDataset | Subset:
         """The registered data as a torch dataset, as scvi's method of the same name."""
-        dataset = OrderedRowsDataset(
+        dataset = self.dataset_cls(
             self, getitem_tensors=data_and_attributes, load_sparse_tensor=load_sparse_tensor
         )
         return dataset if indices is None else Subset(dataset, indices)

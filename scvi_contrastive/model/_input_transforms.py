@@ -7,7 +7,7 @@ import torch
 from scvi.data import AnnDataManager
 
 from .._constants import COUNT_KEYS, REGISTRY_KEYS
-from ..data.input_transform import batch_feature_means, fit_input_transform
+from ..data.input_transform import MAX_FIT_CELLS, batch_feature_means, fit_input_transform
 from ..module.fusion import TRANSFORM_KINDS, ContrastiveFusionModule
 
 
@@ -25,9 +25,44 @@ def fit_encoder_transforms(
 ) -> None:
     """Fix each encoder's input transform from the cells measured in its modality."""
     measured, batches = _measured_and_batches(adata_manager)
+    counts = {m: adata_manager.get_from_registry(COUNT_KEYS[m]) for m in module.modalities}
+    _fit_transforms(counts, measured, batches, module, n_batch, seed)
+
+
+def registered_feature_counts(registry: dict) -> dict[str, int]:
+    """Features of each modality in scvi's registry (a datamodule's), by modality."""
+    fields = registry["field_registries"]
+    return {
+        m: int(fields[key]["state_registry"]["n_vars"])
+        for m, key in COUNT_KEYS.items()
+        if key in fields
+    }
+
+
+def fit_encoder_transforms_from_datamodule(
+    datamodule, module: ContrastiveFusionModule, n_batch: int, seed: int
+) -> None:
+    """Fix the input transforms from a random subset of a datamodule's training cells.
+
+    ``datamodule.read_cells(indices)`` gives each modality's counts and the batch codes of
+    the cells; :data:`~scvi_contrastive.data.input_transform.MAX_FIT_CELLS` of them at most
+    are read, as many as :func:`fit_encoder_transforms` fits on in memory.
+    """
+    rows = np.asarray(datamodule.train_idx)
+    if rows.size > MAX_FIT_CELLS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, MAX_FIT_CELLS, replace=False))
+    cells = datamodule.read_cells(rows)
+    counts = {m: cells[COUNT_KEYS[m]] for m in module.modalities}
+    measured = np.ones((rows.size, len(module.modalities)), dtype=bool)
+    _fit_transforms(counts, measured, cells[REGISTRY_KEYS.BATCH_KEY], module, n_batch, seed)
+
+
+def _fit_transforms(
+    counts: dict, measured: np.ndarray, batches: np.ndarray, module, n_batch: int, seed: int
+) -> None:
     for i, m in enumerate(module.modalities):
         statistics = fit_input_transform(
-            adata_manager.get_from_registry(COUNT_KEYS[m]),
+            counts[m],
             np.flatnonzero(measured[:, i]),
             kind=TRANSFORM_KINDS[m],
             n_components=module.n_input_components,

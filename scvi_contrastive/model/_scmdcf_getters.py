@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,12 +19,22 @@ class FusionGettersMixin:
 
     @torch.inference_mode()
     def _inference_outputs(
-        self, adata: MuData | None, indices: Sequence[int] | None, batch_size: int | None, keys
+        self,
+        adata: MuData | None,
+        indices: Sequence[int] | None,
+        batch_size: int | None,
+        keys,
+        dataloader: Iterable[dict] | None = None,
     ) -> dict[str, np.ndarray]:
-        """The inference outputs named by ``keys`` for the cells ``indices``, as numpy arrays."""
-        adata = self._validate_anndata(adata)
-        indices = check_indices(indices, adata.n_obs)
-        loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
+        """The inference outputs named by ``keys`` for the cells ``indices``, as numpy arrays.
+
+        With ``dataloader``, for its cells instead (``adata`` and ``indices`` unused).
+        """
+        loader = dataloader
+        if loader is None:
+            adata = self._validate_anndata(adata)
+            indices = check_indices(indices, adata.n_obs)
+            loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
         outputs = collect_inference(
             self.module, loader, lambda outputs: {key: outputs[key] for key in keys}
         )
@@ -37,10 +47,11 @@ class FusionGettersMixin:
         modality: str = "joint",
         indices: Sequence[int] | None = None,
         batch_size: int | None = None,
+        dataloader: Iterable[dict] | None = None,
     ) -> np.ndarray:
         """Embedding of each cell.
 
-        The arguments are MULTIVI's, in its order.
+        The arguments are MULTIVI's, in its order, then scvi-tools' ``dataloader``.
 
         Parameters
         ----------
@@ -50,18 +61,24 @@ class FusionGettersMixin:
             one encoder's embedding (``NaN`` rows for cells not measured in that modality).
         %(param_indices)s
         %(param_batch_size)s
+        dataloader
+            ``EXPERIMENTAL`` Minibatches to embed instead of ``adata``'s cells, e.g.
+            ``datamodule.inference_dataloader()`` of a model built from a datamodule.
 
         Returns
         -------
         ``(n_cells, n_latent)`` array.
         """
+        _check_data_or_dataloader(adata, indices, dataloader)
         if modality == "joint":
-            return self._inference_outputs(adata, indices, batch_size, ["z"])["z"]
+            return self._inference_outputs(adata, indices, batch_size, ["z"], dataloader)["z"]
         if modality not in self.module.modalities:
             raise ValueError(
                 f"`modality` must be 'joint' or one of {self.module.modalities}, got {modality!r}."
             )
-        out = self._inference_outputs(adata, indices, batch_size, [f"z_{modality}", "observed"])
+        out = self._inference_outputs(
+            adata, indices, batch_size, [f"z_{modality}", "observed"], dataloader
+        )
         latent = out[f"z_{modality}"].copy()
         latent[out["observed"][:, self.module.modalities.index(modality)] <= 0] = np.nan
         return latent
@@ -104,6 +121,7 @@ class FusionGettersMixin:
         indices: Sequence[int] | None = None,
         batch_size: int | None = None,
         soft: bool = False,
+        dataloader: Iterable[dict] | None = None,
     ) -> np.ndarray:
         """Clusters of the DEC head.
 
@@ -114,6 +132,8 @@ class FusionGettersMixin:
         %(param_batch_size)s
         soft
             Return the ``(n_cells, k)`` soft assignment instead of the hard labels.
+        dataloader
+            ``EXPERIMENTAL`` Minibatches to assign instead of ``adata``'s cells.
 
         Returns
         -------
@@ -121,7 +141,15 @@ class FusionGettersMixin:
         """
         if not self.module.dec.initialized:
             raise RuntimeError("Clusters are initialised during `train()`; train the model first.")
-        latent = self.get_latent_representation(adata, indices=indices, batch_size=batch_size)
+        latent = self.get_latent_representation(
+            adata, indices=indices, batch_size=batch_size, dataloader=dataloader
+        )
         latent = torch.from_numpy(latent)
         q = self.module.soft_clusters(latent.to(self.device)).cpu().numpy()
         return q if soft else q.argmax(axis=1)
+
+
+def _check_data_or_dataloader(adata, indices, dataloader) -> None:
+    """Refuse cells asked for both through ``adata`` / ``indices`` and ``dataloader``."""
+    if dataloader is not None and (adata is not None or indices is not None):
+        raise ValueError("Pass `adata` / `indices` or `dataloader`, not both.")

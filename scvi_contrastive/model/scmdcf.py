@@ -9,6 +9,7 @@ import lightning.pytorch as pl
 import numpy as np
 import scvi
 import torch
+from lightning.pytorch import LightningDataModule
 from mudata import MuData
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.utils._docstrings import devices_dsp
@@ -16,12 +17,19 @@ from scvi.utils._docstrings import devices_dsp
 from .._constants import COUNT_KEYS, MODALITIES, REGISTRY_KEYS
 from ..data.argument_checks import check_training_arguments
 from ..module.fusion import ContrastiveFusionModule
+from ..tools.clustering import MAX_CLUSTER_CELLS
+from ..tools.sketch import random_sketch
 from ..train.callbacks import with_default_callbacks
 from ..train.eval_mode import eval_mode
 from ..train.fusion import ContrastiveFusionTrainingPlan
 from ..train.history import history_so_far, number_continued_epochs
 from ..train.scheduled_refresh import ScheduledRefresh
-from ._input_transforms import centre_new_batches, fit_encoder_transforms
+from ._input_transforms import (
+    centre_new_batches,
+    fit_encoder_transforms,
+    fit_encoder_transforms_from_datamodule,
+    registered_feature_counts,
+)
 from ._scmdcf_getters import FusionGettersMixin
 from ._scmdcf_setup import FusionSetupMixin
 from .decoding import DecodingMixin
@@ -105,7 +113,7 @@ class SCMDCF(
     Parameters
     ----------
     adata
-        MuData registered with :meth:`setup_mudata`.
+        MuData registered with :meth:`setup_mudata`; ``None`` with ``datamodule``.
     n_latent
         Dimension of each modality's embedding. The joint embedding has ``n_latent`` per
         modality with the default ``fusion="concat"`` (``n_latent`` with ``"attention"``).
@@ -148,6 +156,15 @@ class SCMDCF(
     variational
         Gaussian encoders regularised towards ``N(0, I)`` (as scvi-tools models), or
         deterministic ones (as the published scMDCF).
+    registry
+        scvi-tools' registry of the data when ``adata`` is ``None`` (default:
+        ``datamodule.registry``).
+    datamodule
+        ``EXPERIMENTAL`` Instead of ``adata``: a datamodule such as
+        :class:`~scvi_contrastive.dataloaders.PairedMappedDataModule` (scvi-tools'
+        custom-datamodule path). The input transforms are fitted on its training cells;
+        train with ``train(datamodule=...)`` and embed with
+        ``get_latent_representation(dataloader=datamodule.inference_dataloader())``.
     **module_kwargs
         Passed to :class:`~scvi_contrastive.module.ContrastiveFusionModule`.
 
@@ -169,7 +186,7 @@ class SCMDCF(
 
     def __init__(
         self,
-        adata: MuData,
+        adata: MuData | None = None,
         n_latent: int = 16,
         n_hidden: int = 256,
         n_layers: int = 0,
@@ -185,23 +202,34 @@ class SCMDCF(
         contrastive_weight: float = 1.0,
         clustering_weight: float = 1.0,
         variational: bool = True,
+        *,
+        registry: dict | None = None,
+        datamodule: LightningDataModule | None = None,
         **module_kwargs,
     ):
-        super().__init__(adata)
+        if adata is None and datamodule is None:
+            raise ValueError("SCMDCF needs the cells: pass `adata` or `datamodule`.")
+        if adata is None and registry is None:
+            registry = datamodule.registry
+        super().__init__(adata, registry)
+        self._datamodule = datamodule if adata is None else None
         if n_clusters is not None and n_clusters < 2:
             raise ValueError(f"`n_clusters` must be at least 2 or None, got {n_clusters}.")
         self.n_clusters = n_clusters
-        registry = self.adata_manager.data_registry
-        n_features = {
-            m: self.adata_manager.get_from_registry(key).shape[1]
-            for m, key in COUNT_KEYS.items()
-            if key in registry
-        }
-        n_cats_per_cov = (
-            self.adata_manager.get_state_registry(REGISTRY_KEYS.CAT_COVS_KEY).n_cats_per_key
-            if REGISTRY_KEYS.CAT_COVS_KEY in registry
-            else None
-        )
+        if self._datamodule is not None:
+            n_features, n_cats_per_cov = registered_feature_counts(self.registry), None
+        else:
+            registry = self.adata_manager.data_registry
+            n_features = {
+                m: self.adata_manager.get_from_registry(key).shape[1]
+                for m, key in COUNT_KEYS.items()
+                if key in registry
+            }
+            n_cats_per_cov = (
+                self.adata_manager.get_state_registry(REGISTRY_KEYS.CAT_COVS_KEY).n_cats_per_key
+                if REGISTRY_KEYS.CAT_COVS_KEY in registry
+                else None
+            )
         self.module = self._module_cls(
             n_features,
             n_batch=self.summary_stats.n_batch,
@@ -234,9 +262,15 @@ class SCMDCF(
             f"likelihoods: {self.module.likelihoods}"
         )
         self.init_params_ = self._get_init_params(locals())
+        self.init_params_["non_kwargs"].pop("datamodule", None)
 
     def _fit_input_transforms(self) -> None:
         """Fix each encoder's input transform from the cells measured in its modality."""
+        if self._datamodule is not None:
+            fit_encoder_transforms_from_datamodule(
+                self._datamodule, self.module, self.summary_stats.n_batch, scvi.settings.seed or 0
+            )
+            return
         fit_encoder_transforms(
             self.adata_manager, self.module, self.summary_stats.n_batch, scvi.settings.seed or 0
         )
@@ -259,6 +293,7 @@ class SCMDCF(
         lr: float = 2e-3,
         plan_kwargs: dict | None = None,
         datasplitter_kwargs: dict | None = None,
+        datamodule: LightningDataModule | None = None,
         **trainer_kwargs,
     ):
         """Train the model: warm-up, then the clustering phase, in one call.
@@ -295,6 +330,10 @@ class SCMDCF(
             here override the arguments above.
         datasplitter_kwargs
             Passed to scvi's :class:`~scvi.dataloaders.DataSplitter`.
+        datamodule
+            ``EXPERIMENTAL`` The datamodule to train from, for a model built with one
+            (``train_size``, ``validation_size``, ``batch_size`` and ``datasplitter_kwargs`` are
+            then the datamodule's own).
         **trainer_kwargs
             Passed to :class:`~scvi.train.Trainer`, e.g.
             ``strategy="ddp_find_unused_parameters_true"`` and ``devices=4`` for distributed
@@ -307,10 +346,16 @@ class SCMDCF(
             with :class:`~scvi_contrastive.train.callbacks.NonFiniteLossError` naming the term.
         """
         check_training_arguments(max_epochs, batch_size, n_epochs_pretrain)
-        if self.adata.n_obs < MIN_TRAINING_CELLS:
+        if (datamodule is None) == (self.adata is None):
+            raise ValueError(
+                "Train a model built with `adata` without `datamodule`, and one built with a "
+                "datamodule with `datamodule=`."
+            )
+        n_cells = datamodule.n_obs if datamodule is not None else self.adata.n_obs
+        if n_cells < MIN_TRAINING_CELLS:
             raise ValueError(
                 f"SCMDCF needs at least {MIN_TRAINING_CELLS} cells to train, got "
-                f"{self.adata.n_obs}: scvi's data splitter moves a last minibatch of fewer than "
+                f"{n_cells}: scvi's data splitter moves a last minibatch of fewer than "
                 "3 cells out of training (BatchNorm cannot take it), which leaves none."
             )
         if self.is_trained_:
@@ -319,7 +364,7 @@ class SCMDCF(
                 "the clustering loss on from its first epoch (the clusters are kept)."
             )
         if max_epochs is None:
-            max_epochs = default_max_epochs(self.adata.n_obs)
+            max_epochs = default_max_epochs(n_cells)
         if n_epochs_pretrain is None:
             n_epochs_pretrain = max_epochs // 2
         plan_kwargs = {
@@ -348,6 +393,7 @@ class SCMDCF(
             early_stopping=early_stopping,
             plan_kwargs=plan_kwargs,
             datasplitter_kwargs=datasplitter_kwargs,
+            datamodule=datamodule,
             **trainer_kwargs,
         )
         number_continued_epochs(self, before)
@@ -356,9 +402,19 @@ class SCMDCF(
     def _refresh_from_training_cells(self, trainer: pl.Trainer, final: bool) -> None:
         """Embed the training cells, in evaluation mode, and let the plan act on them."""
         keys = ["observed", *(f"z_{m}" for m in self.module.modalities)]
+        # A random sketch of the training cells, as the plan clusters at most that many: the
+        # refreshes then cost the same at any number of cells (all of them up to 20,000).
+        train_idx = np.asarray(trainer.datamodule.train_idx)
+        sketch = random_sketch(
+            len(train_idx), MAX_CLUSTER_CELLS, trainer.lightning_module.cluster_seed
+        )
+        train_idx = train_idx[sketch]
+        loader = None
+        if self.adata is None:
+            loader = trainer.datamodule.inference_dataloader(train_idx, _REFRESH_BATCH_SIZE)
         with eval_mode(self.module):
             outputs = self._inference_outputs(
-                self.adata, trainer.datamodule.train_idx, _REFRESH_BATCH_SIZE, keys
+                self.adata, train_idx, _REFRESH_BATCH_SIZE, keys, dataloader=loader
             )
         outputs = {key: torch.from_numpy(value) for key, value in outputs.items()}
         trainer.lightning_module.refresh(outputs, final=final)

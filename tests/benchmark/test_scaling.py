@@ -3,9 +3,13 @@
 import json
 import math
 
+import mudata
+import numpy as np
 import pytest
+from anndata.abc import CSRDataset
 
-from scvi_contrastive.benchmark.scaling import MODELS, QUICK_SIZES, main, measure
+from scvi_contrastive.benchmark import synthetic
+from scvi_contrastive.benchmark.scaling import MODELS, QUICK_SIZES, main, measure, run_scaling
 from scvi_contrastive.benchmark.scaling_report import estimate_missing_epochs, write_outputs
 from scvi_contrastive.benchmark.step_timer import StepTimer
 
@@ -94,3 +98,62 @@ def test_setup_only_measures_setup_without_training(tmp_path):
     table = write_outputs([row, {**row, "n_cells": 2_000}], tmp_path, {"training": "none"})
     assert math.isnan(table["epoch_s"].iloc[0])
     assert (tmp_path / "scaling.png").stat().st_size > 0
+
+
+def test_the_written_h5mu_holds_the_in_memory_data_set(tmp_path, monkeypatch):
+    # Several chunks of cells and several copy slices, so that the pieces must join up.
+    monkeypatch.setattr(synthetic, "_CHUNK_CELLS", 300)
+    monkeypatch.setattr(synthetic, "_COPY_VALUES", 10_000)
+    path = synthetic.write_synthetic_paired(tmp_path / "cells.h5mu", 1_000, seed=2)
+    expected = synthetic.synthetic_paired(1_000, seed=2)
+    backed = mudata.read_h5mu(path, backed=True)
+    assert isinstance(backed["rna"].X, CSRDataset)
+    written = mudata.read_h5mu(path)
+    assert (written["rna"].X != expected["rna"].X).nnz == 0
+    np.testing.assert_array_equal(written["prot"].X, expected["prot"].X)
+    assert list(written.obs_names) == list(expected.obs_names)
+    assert list(written.obs["cell_type"]) == list(expected.obs["cell_type"])
+    assert not list(tmp_path.glob("tmp*"))  # the raw chunk files are removed
+
+
+def test_backed_runs_train_from_disk_and_append_to_earlier_rows(tmp_path):
+    earlier = {"model": "SCMDCF", "status": "ok", "epoch_s": 1.0, "setup_s": 1.0}
+    rows = [{**earlier, "n_cells": 300}, {**earlier, "n_cells": 300, "backed": True}]
+    (tmp_path / "scaling.json").write_text(json.dumps({"meta": {"machine": "m"}, "rows": rows}))
+    arguments = ["--sizes", "300", "--models", "SCMDCF", "--backed", "--max-steps", "3"]
+    main([*arguments, "--append", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "scaling.json").read_text())
+    assert report["meta"]["machine"] != "m" and "from disk" in report["meta"]
+    kept, measured = report["rows"]
+    # The earlier in-memory row is kept (rows of earlier versions were all in memory); the
+    # earlier row from disk of the same size is replaced.
+    assert {key: kept[key] for key in rows[0]} == rows[0] and not kept["backed"]
+    assert measured["backed"] and measured["status"] == "ok", measured
+    assert measured["latent_s"] > 0 and measured["load_start"] >= 0
+    assert measured["peak_rss_mb"] >= measured["data_rss_mb"] > 0
+    markdown = (tmp_path / "scaling.md").read_text()
+    assert "| SCMDCF | 300 | memory |" in markdown and "| SCMDCF | 300 | disk |" in markdown
+    with pytest.raises(ValueError, match="BICLUM does not train from backed data"):
+        run_scaling(tmp_path, sizes=[300], models=["BICLUM"], backed=True)
+
+
+def test_memory_and_disk_rows_are_separate_series(tmp_path):
+    row = {"model": "M", "status": "ok", "setup_s": 1.0, "peak_rss_mb": 1024.0}
+    rows = [
+        {**row, "n_cells": 1_000, "epoch_s": 1.0, "step_ms": 10.0, "steps_per_epoch": 100},
+        {**row, "n_cells": 10_000, "epoch_s": 10.0, "step_ms": 10.0, "steps_per_epoch": 1_000},
+        {**row, "n_cells": 1_000, "backed": True, "epoch_s": 2.0, "step_ms": 20.0}
+        | {"steps_per_epoch": 100},
+        {**row, "n_cells": 10_000, "backed": True, "epoch_s": 30.0, "step_ms": 30.0}
+        | {"steps_per_epoch": 1_000},
+        {"model": "M", "n_cells": 100_000, "backed": True, "status": "stopped"},
+    ]
+    estimate_missing_epochs(rows)
+    # Estimated from the largest finished run from disk, not from the one in memory.
+    assert rows[4]["epoch_s"] == pytest.approx(0.03 * 10_000)
+    write_outputs(rows, tmp_path, {})
+    markdown = (tmp_path / "scaling.md").read_text()
+    assert "- M, 1,000 to 10,000 cells: time/epoch x10.0" in markdown
+    assert "- M from disk, 1,000 to 10,000 cells: time/epoch x15.0" in markdown
+    assert "- M from disk, 10,000 to 100,000 cells: not compared (stopped)" in markdown
+    assert markdown.count("| disk |") == 3 and markdown.count("| memory |") == 2
