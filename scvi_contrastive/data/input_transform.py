@@ -9,6 +9,7 @@ from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 
 from ..nn.input_transform import n_transform_components
+from ..tools.sketch import random_sketch
 from .backed import read_rows
 from .normalization import log_normalize
 
@@ -84,7 +85,6 @@ def fit_input_transform(
     (features × components) and ``scale`` (one number that gives the components an average
     variance of one, keeping their relative sizes).
     """
-    rng = np.random.default_rng(seed)
     rows = np.arange(matrix.shape[0]) if rows is None else np.asarray(rows)
     if rows.size == 0:
         raise ValueError("No cells to fit the input transform on.")
@@ -92,9 +92,7 @@ def fit_input_transform(
     max_cells = MAX_FIT_CELLS
     if kind != "tfidf":
         max_cells = min(max_cells, max(2_000, MAX_DENSE_VALUES // n_features))
-    if rows.size > max_cells:
-        rows = rng.choice(rows, size=max_cells, replace=False)
-    rows = np.sort(rows)
+    rows = np.sort(rows[random_sketch(rows.size, max_cells, seed)])
     counts = read_rows(matrix, rows)
     weight = _idf(counts) if kind == "tfidf" else np.ones(n_features)
     normalized = normalized_features(counts, kind, weight, target_sum)
@@ -165,8 +163,7 @@ def batch_feature_means(
     rows = np.asarray(rows)
     if rows.size == 0:
         raise ValueError("No cells to compute the batch's feature means from.")
-    if rows.size > MAX_FIT_CELLS:
-        rows = np.random.default_rng(seed).choice(rows, size=MAX_FIT_CELLS, replace=False)
-    counts = read_rows(matrix, np.sort(rows))
+    rows = np.sort(rows[random_sketch(rows.size, MAX_FIT_CELLS, seed)])
+    counts = read_rows(matrix, rows)
     normalized = normalized_features(counts, kind, np.ones(matrix.shape[1]), target_sum)
     return normalized.mean(axis=0).astype(np.float32)

@@ -9,6 +9,7 @@ from scvi.data import AnnDataManager
 from .._constants import COUNT_KEYS, REGISTRY_KEYS
 from ..data.input_transform import MAX_FIT_CELLS, batch_feature_means, fit_input_transform
 from ..module.fusion import TRANSFORM_KINDS, ContrastiveFusionModule
+from ..tools.sketch import random_sketch
 
 
 def _measured_and_batches(adata_manager: AnnDataManager) -> tuple[np.ndarray, np.ndarray]:
@@ -49,8 +50,7 @@ def fit_encoder_transforms_from_datamodule(
     are read, as many as :func:`fit_encoder_transforms` fits on in memory.
     """
     rows = np.asarray(datamodule.train_idx)
-    if rows.size > MAX_FIT_CELLS:
-        rows = np.sort(np.random.default_rng(seed).choice(rows, MAX_FIT_CELLS, replace=False))
+    rows = np.sort(rows[random_sketch(rows.size, MAX_FIT_CELLS, seed)])
     cells = datamodule.read_cells(rows)
     counts = {m: cells[COUNT_KEYS[m]] for m in module.modalities}
     measured = np.ones((rows.size, len(module.modalities)), dtype=bool)
