@@ -22,11 +22,11 @@ leftover of an earlier, larger run. The subprocess builds a synthetic data set o
   of training and the latent apart, and on a GPU ``torch.cuda.max_memory_allocated``;
 - **load**: the machine's one-minute load average when the run starts and ends.
 
-With ``--backed`` (SCMDCF only) the data set is trained **from disk**: the subprocess writes it
-once to an ``.h5mu`` (RNA counts CSR in ``.X``, written a chunk of cells at a time, see
-:func:`.synthetic.write_synthetic_paired`), opens it with ``mudata.read_h5mu(path,
-backed=True)`` and counts the peak memory from there; setup, training and the latent read the
-counts from the file. Rows say which (``backed``).
+With ``--backed`` the data set is trained **from disk**: the subprocess writes it once to an
+``.h5mu`` (counts CSR in each modality's ``.X``, written a chunk of cells at a time, see
+:func:`.synthetic.write_synthetic_paired` and :func:`.synthetic.write_synthetic_unpaired`),
+opens it with ``mudata.read_h5mu(path, backed=True)`` and counts the peak memory from there;
+setup, training and the latent read the counts from the file. Rows say which (``backed``).
 
 Run ``python -m scvi_contrastive.benchmark.scaling --out results/scaling`` (``--quick`` for
 1,000 and 10,000 cells; ``--setup-only`` stops after setup, so that the peak memory is the
@@ -54,7 +54,7 @@ import pandas as pd
 
 from ..tools.clustering import MAX_CLUSTER_CELLS
 from .process_memory import memory_mb
-from .scaling_measure import BACKED_WRITERS, MAX_STEPS, measure
+from .scaling_measure import MAX_STEPS, measure
 from .scaling_report import estimate_missing_epochs, write_outputs, write_report
 from .step_timer import WARMUP_STEPS
 from .synthetic import (
@@ -161,7 +161,7 @@ def run_scaling(
     setup_only
         Measure setup alone (no training; the peak memory is the setup's).
     backed
-        Train from disk (SCMDCF only): see :func:`measure`.
+        Train from disk: see :func:`measure`.
     data_dir
         Folder of the ``.h5mu`` files of ``backed`` runs, kept for later runs (``None``: a
         temporary folder, removed at the end).
@@ -176,9 +176,11 @@ def run_scaling(
     time, peak resident memory, GPU peak memory, load, device and status, one row per model,
     size and storage (in memory or from disk).
     """
-    refused = [name for name in models if backed and name not in BACKED_WRITERS]
-    if refused:
-        raise ValueError(f"{', '.join(refused)} does not train from backed data (--backed).")
+    unknown = [name for name in models if name not in MODELS]
+    if unknown:
+        raise ValueError(
+            f"Unknown model(s) {', '.join(unknown)} in `models`; choose from {MODELS}."
+        )
     out = Path(out)
     (out / "logs").mkdir(parents=True, exist_ok=True)
     worker_args = ["--max-steps", str(max_steps), "--accelerator", accelerator]
@@ -238,7 +240,7 @@ def _meta(
         ),
         "models": "default settings (SCMDCF batch 256; BICLUM batch 128 per modality)",
         "from disk": (
-            "backed rows: the data set written to an .h5mu (RNA CSR in .X) and opened with "
+            "backed rows: the data set written to an .h5mu (CSR counts in .X) and opened with "
             "mudata.read_h5mu(backed=True); the file was just written, so it is in the page "
             "cache (a warm disk)"
         ),
@@ -305,7 +307,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--backed",
         action="store_true",
-        help="train from disk: write each data set to an .h5mu and open it backed (SCMDCF)",
+        help="train from disk: write each data set to an .h5mu and open it backed",
     )
     parser.add_argument(
         "--data-dir",

@@ -19,7 +19,13 @@ from mudata import MuData
 from .process_memory import memory_mb, start_peak_window
 from .result import _rss_mb, torch_device_name
 from .step_timer import StepTimer
-from .synthetic import N_CELL_TYPES, synthetic_paired, synthetic_unpaired, write_synthetic_paired
+from .synthetic import (
+    N_CELL_TYPES,
+    synthetic_paired,
+    synthetic_unpaired,
+    write_synthetic_paired,
+    write_synthetic_unpaired,
+)
 
 #: Most minibatch steps of the first epoch that are run; larger epochs are extrapolated.
 MAX_STEPS = 400
@@ -48,20 +54,21 @@ _DATA: dict[str, Callable[..., MuData]] = {
     "BICLUM": synthetic_unpaired,
 }
 _SETUP: dict[str, Callable] = {"SCMDCF": _setup_scmdcf, "BICLUM": _setup_biclum}
-#: Per model that trains from backed data: writes its synthetic data set to an ``.h5mu``.
-BACKED_WRITERS: dict[str, Callable[..., Path]] = {"SCMDCF": write_synthetic_paired}
+#: Per model: writes its synthetic data set to an ``.h5mu``, for training from disk.
+_WRITERS: dict[str, Callable[..., Path]] = {
+    "SCMDCF": write_synthetic_paired,
+    "BICLUM": write_synthetic_unpaired,
+}
 
 
 def _backed_data(model_name: str, n_cells: int, seed: int, data_dir: str | os.PathLike) -> MuData:
     """The model's synthetic data set opened from its ``.h5mu`` in ``data_dir`` (written once)."""
     import mudata
 
-    if model_name not in BACKED_WRITERS:
-        raise ValueError(f"{model_name} does not train from backed data; run it without --backed.")
     path = Path(data_dir) / f"synthetic_{model_name}_{n_cells}_seed{seed}.h5mu"
     if not path.exists():
         partial = path.with_suffix(".partial.h5mu")
-        BACKED_WRITERS[model_name](partial, n_cells, seed=seed)
+        _WRITERS[model_name](partial, n_cells, seed=seed)
         partial.rename(path)
     return mudata.read_h5mu(path, backed=True)
 

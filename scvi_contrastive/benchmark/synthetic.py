@@ -176,7 +176,8 @@ def write_synthetic_paired(path: str | os.PathLike, n_cells: int, seed: int = 0)
     path = Path(path)
     rng, labels, profiles = _paired_draws(n_cells, N_GENES, N_CELL_TYPES, 1.0, seed)
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-        raw, indptr = _draw_counts_to_files(rng, profiles, labels, Path(scratch))
+        chunks = _umi_count_chunks(rng, profiles, labels, _RNA_LIBRARY)
+        raw, indptr = _write_chunks_to_files(chunks, Path(scratch))
         protein_counts = _protein_counts(rng, labels, N_CELL_TYPES, N_PROTEINS, 1.0)
         # Write everything else with mudata, then the RNA counts into its empty CSR group.
         empty = sparse.csr_matrix((n_cells, N_GENES), dtype=np.float32)
@@ -186,14 +187,14 @@ def write_synthetic_paired(path: str | os.PathLike, n_cells: int, seed: int = 0)
     return path
 
 
-def _draw_counts_to_files(
-    rng: np.random.Generator, profiles: np.ndarray, labels: np.ndarray, folder: Path
+def _write_chunks_to_files(
+    chunks: Iterator[sparse.csr_matrix], folder: Path
 ) -> tuple[dict[str, Path], np.ndarray]:
-    """RNA counts of :func:`_umi_count_chunks` appended to raw files, and their ``indptr``."""
+    """CSR chunks (rows in order) appended to raw files in ``folder``, and their ``indptr``."""
     raw = {"data": folder / "data", "indices": folder / "indices"}
     indptr, nnz = [np.zeros(1, dtype=np.int64)], 0
     with open(raw["data"], "wb") as data, open(raw["indices"], "wb") as indices:
-        for chunk in _umi_count_chunks(rng, profiles, labels, _RNA_LIBRARY):
+        for chunk in chunks:
             chunk.data.astype(np.float32, copy=False).tofile(data)
             chunk.indices.astype(np.int32, copy=False).tofile(indices)
             indptr.append(chunk.indptr[1:].astype(np.int64) + nnz)
@@ -280,19 +281,80 @@ def synthetic_unpaired(
     -------
     ``MuData({"rna": ..., "atac": ...})`` whose modalities hold different cells.
     """
+    halves = {
+        name: (labels, _umi_counts(rng, profiles, labels, depth))
+        for name, rng, labels, profiles, depth in _unpaired_draws(
+            n_cells, n_genes, n_types, separation, seed
+        )
+    }
+    return _unpaired_mudata(halves, n_genes)
+
+
+def write_synthetic_unpaired(path: str | os.PathLike, n_cells: int, seed: int = 0) -> Path:
+    """Write ``synthetic_unpaired(n_cells, seed=seed)`` to an ``.h5mu``, a chunk at a time.
+
+    As :func:`write_synthetic_paired`: each modality's counts (CSR, in ``.X``) are drawn
+    :data:`_CHUNK_CELLS` cells at a time into raw files beside ``path`` and copied into the
+    ``.h5mu`` in slices, so memory holds one chunk and the per-cell arrays.
+
+    Parameters
+    ----------
+    path
+        The ``.h5mu`` to write (replaced if it exists).
+    n_cells
+        Number of cells, both modalities together.
+    seed
+        Random seed.
+
+    Returns
+    -------
+    ``path``, for ``mudata.read_h5mu(path, backed=True)``.
+    """
+    path = Path(path)
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        halves, files = {}, {}
+        for name, rng, labels, profiles, depth in _unpaired_draws(
+            n_cells, N_GENES, N_CELL_TYPES, 1.0, seed
+        ):
+            folder = Path(scratch) / name
+            folder.mkdir()
+            chunks = _umi_count_chunks(rng, profiles, labels, depth)
+            files[name] = _write_chunks_to_files(chunks, folder)
+            halves[name] = (labels, sparse.csr_matrix((len(labels), N_GENES), dtype=np.float32))
+        _unpaired_mudata(halves, N_GENES).write(path)
+        with h5py.File(path, "r+") as file:
+            for name, (raw, indptr) in files.items():
+                _fill_csr_group(file[f"mod/{name}/X"], raw, indptr)
+    return path
+
+
+def _unpaired_draws(
+    n_cells: int, n_genes: int, n_types: int, separation: float, seed: int
+) -> Iterator[tuple[str, np.random.Generator, np.ndarray, np.ndarray, float]]:
+    """Per modality, in drawing order: name, generator, labels, profiles and mean depth.
+
+    The labels of a modality are drawn when the iteration reaches it and its counts must be
+    drawn from ``rng`` before the next modality is asked for, so that the data set is the same
+    whether the counts are held in memory or written to files.
+    """
     rng = np.random.default_rng(seed)
     rna_profiles = _cell_type_profiles(rng, n_types, n_genes, separation)
     activity_profiles = rna_profiles**0.7 * rng.lognormal(0.0, 0.3, size=rna_profiles.shape)
     activity_profiles /= activity_profiles.sum(axis=1, keepdims=True)
-    gene_names = [f"gene_{j}" for j in range(n_genes)]
-    halves = {}
     for name, profiles, depth, n in (
         ("rna", rna_profiles, 1_000.0, n_cells // 2),
         ("atac", activity_profiles, 500.0, n_cells - n_cells // 2),
     ):
-        labels = _cell_types(rng, n, n_types)
-        counts = _umi_counts(rng, profiles, labels, depth)
-        halves[name] = _modality(counts, [f"{name}_{i}" for i in range(n)], gene_names, labels)
-    mdata = MuData(halves)
-    mdata.obs["cell_type"] = pd.concat([m.obs["cell_type"] for m in halves.values()]).astype(str)
+        yield name, rng, _cell_types(rng, n, n_types), profiles, depth
+
+
+def _unpaired_mudata(halves: dict[str, tuple[np.ndarray, sparse.csr_matrix]], n_genes: int):
+    gene_names = [f"gene_{j}" for j in range(n_genes)]
+    modalities = {
+        name: _modality(counts, [f"{name}_{i}" for i in range(len(labels))], gene_names, labels)
+        for name, (labels, counts) in halves.items()
+    }
+    mdata = MuData(modalities)
+    cell_types = [m.obs["cell_type"] for m in modalities.values()]
+    mdata.obs["cell_type"] = pd.concat(cell_types).astype(str)
     return mdata
