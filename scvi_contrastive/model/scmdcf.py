@@ -41,8 +41,8 @@ logger = logging.getLogger(__name__)
 #: Upper bound of the default number of epochs (half warm-up, half clustering).
 DEFAULT_MAX_EPOCHS = 200
 #: Cell passes of the default training: epochs = this / cells, within [MIN_EPOCHS, 200].
-DEFAULT_CELL_PASSES = 400_000
-#: Fewest epochs of a default training (from 100,000 cells on).
+DEFAULT_CELL_PASSES = 100_000
+#: Fewest epochs of a default training (from 25,000 cells on).
 MIN_EPOCHS = 4
 #: Fewest cells SCMDCF trains on (see ``train``).
 MIN_TRAINING_CELLS = 3
@@ -54,9 +54,11 @@ def default_max_epochs(n_cells: int) -> int:
     """Epochs of a default training on ``n_cells`` cells.
 
     A fixed budget of cell passes (:data:`DEFAULT_CELL_PASSES`): small sets get up to
-    :data:`DEFAULT_MAX_EPOCHS` epochs (a few hundred cells need them to converge); from 2,000
+    :data:`DEFAULT_MAX_EPOCHS` epochs (a few hundred cells need them to converge); from 500
     cells on the number of gradient steps, and so the training time, stays the same, until
-    the floor of :data:`MIN_EPOCHS` epochs makes it grow again from 100,000 cells on.
+    the floor of :data:`MIN_EPOCHS` epochs makes it grow again from 25,000 cells on. Longer
+    training moves the embedding further from its PCA / LSI start, which lost cell types on
+    real sets with thousands of genes (the README's protocol, decision 9).
     """
     epochs = round(DEFAULT_CELL_PASSES / max(n_cells, 1))
     return int(np.clip(epochs, MIN_EPOCHS, DEFAULT_MAX_EPOCHS))
@@ -307,8 +309,8 @@ class SCMDCF(
         ----------
         max_epochs
             Total number of epochs. ``None`` scales them with the data as scvi-tools does:
-            :func:`default_max_epochs` gives about 400,000 cell passes (200 epochs up to
-            2,000 cells, 40 at 10,000, 4 from 100,000 on).
+            :func:`default_max_epochs` gives about 100,000 cell passes (200 epochs up to
+            500 cells, 10 at 10,000, 4 from 25,000 on).
         n_epochs_pretrain
             Epochs before the DEC clustering phase begins; ``None`` uses half of
             ``max_epochs``.
