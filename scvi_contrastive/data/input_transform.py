@@ -9,7 +9,7 @@ from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 
 from ..nn.input_transform import n_transform_components
-from ..tools.sketch import random_sketch
+from ..tools.sketch import sketch_rows
 from .backed import read_rows
 from .normalization import log_normalize
 
@@ -92,7 +92,7 @@ def fit_input_transform(
     max_cells = MAX_FIT_CELLS
     if kind != "tfidf":
         max_cells = min(max_cells, max(2_000, MAX_DENSE_VALUES // n_features))
-    rows = np.sort(rows[random_sketch(rows.size, max_cells, seed)])
+    rows = sketch_rows(rows, max_cells, seed)
     counts = read_rows(matrix, rows)
     weight = _idf(counts) if kind == "tfidf" else np.ones(n_features)
     normalized = normalized_features(counts, kind, weight, target_sum)
@@ -163,7 +163,7 @@ def batch_feature_means(
     rows = np.asarray(rows)
     if rows.size == 0:
         raise ValueError("No cells to compute the batch's feature means from.")
-    rows = np.sort(rows[random_sketch(rows.size, MAX_FIT_CELLS, seed)])
+    rows = sketch_rows(rows, MAX_FIT_CELLS, seed)
     counts = read_rows(matrix, rows)
     normalized = normalized_features(counts, kind, np.ones(matrix.shape[1]), target_sum)
     return normalized.mean(axis=0).astype(np.float32)

@@ -9,7 +9,7 @@ from scvi.data import AnnDataManager
 from .._constants import COUNT_KEYS, REGISTRY_KEYS
 from ..data.input_transform import MAX_FIT_CELLS, batch_feature_means, fit_input_transform
 from ..module.fusion import TRANSFORM_KINDS, ContrastiveFusionModule
-from ..tools.sketch import random_sketch
+from ..tools.sketch import sketch_rows
 
 
 def _measured_and_batches(adata_manager: AnnDataManager) -> tuple[np.ndarray, np.ndarray]:
@@ -49,8 +49,7 @@ def fit_encoder_transforms_from_datamodule(
     the cells; :data:`~scvi_contrastive.data.input_transform.MAX_FIT_CELLS` of them at most
     are read, as many as :func:`fit_encoder_transforms` fits on in memory.
     """
-    rows = np.asarray(datamodule.train_idx)
-    rows = np.sort(rows[random_sketch(rows.size, MAX_FIT_CELLS, seed)])
+    rows = sketch_rows(datamodule.train_idx, MAX_FIT_CELLS, seed)
     cells = datamodule.read_cells(rows)
     counts = {m: cells[COUNT_KEYS[m]] for m in module.modalities}
     measured = np.ones((rows.size, len(module.modalities)), dtype=bool)

@@ -38,3 +38,21 @@ def random_sketch(n_cells: int, max_cells: int | None, random_state: int = 0) ->
         return np.arange(n_cells)
     rng = np.random.default_rng(random_state)
     return np.sort(rng.choice(n_cells, size=max_cells, replace=False))
+
+
+def sketch_rows(rows: np.ndarray, max_cells: int | None, random_state: int = 0) -> np.ndarray:
+    """A :func:`random_sketch` of the cells at ``rows`` (e.g. the training cells), sorted.
+
+    Sorted rows let backed (on-disk) matrices be read in one forward pass.
+
+    Parameters
+    ----------
+    rows
+        Row indices of the cells to draw from.
+    max_cells
+        Size of the sketch; ``None``: every cell.
+    random_state
+        Seed of the subsample.
+    """
+    rows = np.asarray(rows)
+    return np.sort(rows[random_sketch(rows.size, max_cells, random_state)])

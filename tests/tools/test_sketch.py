@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from scvi_contrastive.tools.sketch import random_sketch
+from scvi_contrastive.tools.sketch import random_sketch, sketch_rows
 
 
 def test_small_sets_are_kept_whole():
@@ -24,3 +24,11 @@ def test_large_sets_give_sorted_distinct_rows_that_follow_the_seed():
 def test_sketch_size_must_be_positive():
     with pytest.raises(ValueError, match="max_cells"):
         random_sketch(10, 0)
+
+
+def test_sketch_rows_draws_sorted_rows_from_the_given_ones():
+    rows = np.array([90, 10, 70, 30, 50])
+    np.testing.assert_array_equal(sketch_rows(rows, None), [10, 30, 50, 70, 90])
+    drawn = sketch_rows(rows, 3, random_state=4)
+    assert drawn.size == 3 and np.all(np.diff(drawn) > 0) and set(drawn) <= set(rows)
+    np.testing.assert_array_equal(drawn, np.sort(rows[random_sketch(5, 3, random_state=4)]))
