@@ -12,7 +12,6 @@ from .benchmark.__main__ import main as benchmark_main
 
 #: Paired CITE-seq data with named cell types (6,821 PBMCs, 4,000 genes, 14 antibodies).
 DEMO_DATASET = "pbmc10k_cite_named"
-DEMO_N_CELLS = 6_821
 #: Epochs of the demo, for SCMDCF and totalVI alike: equal epochs for a side-by-side, enough
 #: for totalVI (SCMDCF's own default on these 6,821 cells is 15 since 2026-12-01, see
 #: ``model.scmdcf.default_max_epochs``; the README's demo figures were measured at 59).
