@@ -8,6 +8,12 @@ from scvi_contrastive.benchmark.metrics import cluster_scores
 from scvi_contrastive.benchmark.preprocess import rna_pca
 from scvi_contrastive.data import marker_labels, read_cite_seq, read_dataset, read_pbmc_multiome
 from scvi_contrastive.model import SCMDCF
+from scvi_contrastive.model.scmdcf import (
+    DEFAULT_CELL_PASSES,
+    DEFAULT_MAX_EPOCHS,
+    MIN_EPOCHS,
+    default_max_epochs,
+)
 from scvi_contrastive.tools.clustering import leiden_nearest_k
 
 MODS = {"rna": "rna_layer", "protein_expression": "protein_layer", "accessibility": "atac_layer"}
@@ -279,3 +285,14 @@ def test_real_bmmc_multiome_beats_rna_pca():
     ours, baseline = leiden_ari(latent), leiden_ari(pca)
     print(f"BMMC Multiome Leiden ARI: SCMDCF {ours:.3f}, RNA PCA {baseline:.3f}")
     assert ours > baseline
+
+
+def test_default_epochs_follow_a_budget_of_cell_passes():
+    sizes = [10, 300, 500, 1_182, 2_500, 6_821, 25_000, 10**6]
+    epochs = [default_max_epochs(n) for n in sizes]
+    assert np.all(np.diff(epochs) <= 0)
+    assert epochs[0] == DEFAULT_MAX_EPOCHS and epochs[-1] == MIN_EPOCHS
+    for n, e in zip(sizes, epochs, strict=True):
+        if MIN_EPOCHS < e < DEFAULT_MAX_EPOCHS:
+            # Between the bounds a default training passes over about the budget's cells.
+            assert abs(n * e - DEFAULT_CELL_PASSES) <= n / 2
