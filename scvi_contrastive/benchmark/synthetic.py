@@ -179,11 +179,9 @@ def write_synthetic_paired(path: str | os.PathLike, n_cells: int, seed: int = 0)
         chunks = _umi_count_chunks(rng, profiles, labels, _RNA_LIBRARY)
         raw, indptr = _write_chunks_to_files(chunks, Path(scratch))
         protein_counts = _protein_counts(rng, labels, N_CELL_TYPES, N_PROTEINS, 1.0)
-        # Write everything else with mudata, then the RNA counts into its empty CSR group.
         empty = sparse.csr_matrix((n_cells, N_GENES), dtype=np.float32)
-        _paired_mudata(empty, protein_counts, labels).write(path)
-        with h5py.File(path, "r+") as file:
-            _fill_csr_group(file["mod/rna/X"], raw, indptr)
+        mdata = _paired_mudata(empty, protein_counts, labels)
+        _write_filling_counts(mdata, path, {"rna": (raw, indptr)})
     return path
 
 
@@ -200,6 +198,20 @@ def _write_chunks_to_files(
             indptr.append(chunk.indptr[1:].astype(np.int64) + nnz)
             nnz += chunk.nnz
     return raw, np.concatenate(indptr)
+
+
+def _write_filling_counts(
+    mdata: MuData, path: Path, files: dict[str, tuple[dict[str, Path], np.ndarray]]
+) -> None:
+    """Write ``mdata`` with mudata, then each listed modality's counts into its empty ``.X``.
+
+    ``files`` maps a modality to the raw files and ``indptr`` of :func:`_write_chunks_to_files`;
+    that modality's ``.X`` in ``mdata`` is an empty CSR placeholder of the right shape.
+    """
+    mdata.write(path)
+    with h5py.File(path, "r+") as file:
+        for name, (raw, indptr) in files.items():
+            _fill_csr_group(file[f"mod/{name}/X"], raw, indptr)
 
 
 def _fill_csr_group(group: h5py.Group, raw: dict[str, Path], indptr: np.ndarray) -> None:
@@ -321,10 +333,7 @@ def write_synthetic_unpaired(path: str | os.PathLike, n_cells: int, seed: int = 
             chunks = _umi_count_chunks(rng, profiles, labels, depth)
             files[name] = _write_chunks_to_files(chunks, folder)
             halves[name] = (labels, sparse.csr_matrix((len(labels), N_GENES), dtype=np.float32))
-        _unpaired_mudata(halves, N_GENES).write(path)
-        with h5py.File(path, "r+") as file:
-            for name, (raw, indptr) in files.items():
-                _fill_csr_group(file[f"mod/{name}/X"], raw, indptr)
+        _write_filling_counts(_unpaired_mudata(halves, N_GENES), path, files)
     return path
 
 
