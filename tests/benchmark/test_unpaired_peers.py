@@ -7,8 +7,12 @@ from scvi_contrastive.benchmark.datasets import load_dataset
 from scvi_contrastive.benchmark.metrics import foscttm
 from scvi_contrastive.benchmark.peers import RunSettings
 from scvi_contrastive.benchmark.peers.glue import _links_graph
-from scvi_contrastive.benchmark.peers.ours import _gene_named_antibodies
-from scvi_contrastive.benchmark.peers.unpaired_baselines import run_cca, run_gene_activity_pca
+from scvi_contrastive.benchmark.peers.ours import _biclum_mudata, _gene_named_antibodies
+from scvi_contrastive.benchmark.peers.unpaired_baselines import (
+    _other_in_gene_space,
+    run_cca,
+    run_gene_activity_pca,
+)
 from scvi_contrastive.data import read_dataset
 
 
@@ -30,6 +34,18 @@ def test_baselines_align_the_hidden_pairs(multiome_unpaired, run):
     print(f"{result.name}: FOSCTTM {score:.3f}")
     # Random pairs score 0.5; measured 0.213 (joint PCA) and 0.331 (CCA) on this subset.
     assert score < 0.4
+
+
+def test_biclum_gets_the_baselines_gene_space(multiome_unpaired):
+    # The Multiome subset ships Cell Ranger's peak_annotation and RNA gene coordinates: BICLUM
+    # must read the ATAC through the same links as the naive baseline, CCA and GLUE.
+    mdata, feature_space = _biclum_mudata(multiome_unpaired)
+    baseline = _other_in_gene_space(multiome_unpaired)
+    assert feature_space == "shared"
+    assert list(mdata["atac"].var_names) == list(baseline.var_names)
+    assert (mdata["atac"].layers["counts"] != baseline.X).nnz == 0
+    # Distal peaks included: more genes than the RNA's 45 from gene body + promoter.
+    assert mdata["atac"].n_vars > mdata["rna"].n_vars
 
 
 def test_glue_graph_from_links():

@@ -10,6 +10,7 @@ import scvi
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
 from scvi_contrastive.benchmark.peers._base import RunSettings, require, train_measured
+from scvi_contrastive.benchmark.peers.unpaired_baselines import link_table
 from scvi_contrastive.benchmark.result import MethodResult, torch_device_name
 from scvi_contrastive.data.gene_activity import gene_activity
 from scvi_contrastive.data.protein_to_gene import protein_to_gene
@@ -80,9 +81,11 @@ def run_scmdcf(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult
 def _biclum_mudata(dataset: BenchmarkDataset) -> tuple[md.MuData, str]:
     """Build the unpaired MuData BICLUM takes, the other modality put in gene space.
 
-    ATAC becomes gene activity: through the shipped gene -> peak links
-    (``atac.uns["gene_peak_links"]``) where there are some, else from the RNA genes'
-    coordinates; with neither, the peaks stay as they are (``"separate"``). Proteins keep
+    ATAC becomes gene activity: through the link table the data ship (their own
+    ``gene_peak_links``, else Cell Ranger's ``peak_annotation``:
+    :func:`~scvi_contrastive.benchmark.peers.unpaired_baselines.link_table`), the gene space
+    the naive baseline, CCA and GLUE get; else from the RNA genes' coordinates; with neither,
+    the peaks stay as they are (``"separate"``). Proteins keep
     their own feature space (``"separate"``: the RNA encoder reads every gene), with each
     antibody that :func:`protein_to_gene` maps to an RNA gene renamed to that gene so that the
     two pair in the feature-level loss (the first of several antibodies of one gene, as
@@ -93,7 +96,7 @@ def _biclum_mudata(dataset: BenchmarkDataset) -> tuple[md.MuData, str]:
     if dataset.other != "atac":
         other.var_names = _gene_named_antibodies(other, rna.var_names)
         return md.MuData({"rna": rna, dataset.other: other}), "separate"
-    links = other.uns.get("gene_peak_links")
+    links = link_table(other)
     if links is not None:
         activity = gene_activity(other, links=links, layer="counts")
     elif _GENE_COORDINATES & set(rna.var.columns):
