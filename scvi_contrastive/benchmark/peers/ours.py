@@ -85,11 +85,11 @@ def _biclum_mudata(dataset: BenchmarkDataset) -> tuple[md.MuData, str]:
     ``gene_peak_links``, else Cell Ranger's ``peak_annotation``:
     :func:`~scvi_contrastive.benchmark.peers.unpaired_baselines.link_table`), the gene space
     the naive baseline, CCA and GLUE get; else from the RNA genes' coordinates; with neither,
-    the peaks stay as they are (``"separate"``). Proteins keep
-    their own feature space (``"separate"``: the RNA encoder reads every gene), with each
-    antibody that :func:`protein_to_gene` maps to an RNA gene renamed to that gene so that the
-    two pair in the feature-level loss (the first of several antibodies of one gene, as
-    CD45RA/CD45RO; the others and unmapped ones keep their names).
+    the peaks stay as they are (``"separate"``). Proteins keep their own feature space
+    (``"separate"``: the RNA encoder reads every gene), with each antibody that
+    :func:`protein_to_gene` maps to an RNA gene renamed to that gene so that the two pair in
+    the feature-level loss (the first of several antibodies of one gene, as CD45RA/CD45RO; the
+    others and unmapped ones keep their names).
     """
     rna = dataset.mdata["rna"].copy()
     other = dataset.mdata[dataset.other].copy()
