@@ -10,7 +10,7 @@ import scvi
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
 from scvi_contrastive.benchmark.peers._base import RunSettings, require, train_measured
-from scvi_contrastive.benchmark.peers.unpaired_baselines import link_table
+from scvi_contrastive.benchmark.peers.unpaired_baselines import links_gene_activity
 from scvi_contrastive.benchmark.result import MethodResult, torch_device_name
 from scvi_contrastive.data.gene_activity import gene_activity
 from scvi_contrastive.data.protein_to_gene import protein_to_gene
@@ -83,9 +83,9 @@ def _biclum_mudata(dataset: BenchmarkDataset) -> tuple[md.MuData, str]:
 
     ATAC becomes gene activity: through the link table the data ship (their own
     ``gene_peak_links``, else Cell Ranger's ``peak_annotation``:
-    :func:`~scvi_contrastive.benchmark.peers.unpaired_baselines.link_table`), the gene space
-    the naive baseline, CCA and GLUE get; else from the RNA genes' coordinates; with neither,
-    the peaks stay as they are (``"separate"``). Proteins keep their own feature space
+    :func:`~scvi_contrastive.benchmark.peers.unpaired_baselines.links_gene_activity`), the gene
+    space the naive baseline, CCA and GLUE get; else from the RNA genes' coordinates; with
+    neither, the peaks stay as they are (``"separate"``). Proteins keep their own feature space
     (``"separate"``: the RNA encoder reads every gene), with each antibody that
     :func:`protein_to_gene` maps to an RNA gene renamed to that gene so that the two pair in
     the feature-level loss (the first of several antibodies of one gene, as CD45RA/CD45RO; the
@@ -96,13 +96,12 @@ def _biclum_mudata(dataset: BenchmarkDataset) -> tuple[md.MuData, str]:
     if dataset.other != "atac":
         other.var_names = _gene_named_antibodies(other, rna.var_names)
         return md.MuData({"rna": rna, dataset.other: other}), "separate"
-    links = link_table(other)
-    if links is not None:
-        activity = gene_activity(other, links=links, layer="counts")
-    elif _GENE_COORDINATES & set(rna.var.columns):
+    activity = links_gene_activity(other)
+    if activity is None:
+        if not _GENE_COORDINATES & set(rna.var.columns):
+            # neither links nor gene coordinates (BMMC Multiome): peaks, matched by shape
+            return md.MuData({"rna": rna, "atac": other}), "separate"
         activity = gene_activity(other, rna, layer="counts")
-    else:  # neither links nor gene coordinates (BMMC Multiome): peaks, matched by shape
-        return md.MuData({"rna": rna, "atac": other}), "separate"
     activity.layers["counts"] = activity.X.copy()
     return md.MuData({"rna": rna, "atac": activity}), "shared"
 

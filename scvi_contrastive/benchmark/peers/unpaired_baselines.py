@@ -31,16 +31,26 @@ def link_table(atac):
     return atac.uns.get("atac", {}).get("peak_annotation")
 
 
+def links_gene_activity(atac):
+    """Gene activity of ``atac`` through the links it ships (:func:`link_table`), or None.
+
+    The one gene space the baselines here and BICLUM read ATAC in, where the data ship links
+    (GLUE's guidance graph is built from the same table).
+    """
+    links = link_table(atac)
+    return None if links is None else gene_activity(atac, links=links, layer="counts")
+
+
 def _other_in_gene_space(dataset: BenchmarkDataset):
     """The non-RNA modality with genes as features (raw counts in ``X``)."""
     other = dataset.mdata[dataset.other]
     if dataset.other == "atac":
-        links = link_table(other)
-        if links is None:
+        activity = links_gene_activity(other)
+        if activity is None:
             raise MethodNotApplicable(
                 "needs gene-peak links (uns gene_peak_links/peak_annotation)"
             )
-        return gene_activity(other, links=links, layer="counts")
+        return activity
     try:
         return protein_to_gene(other, gene_symbols=dataset.mdata["rna"].var_names)
     except ValueError as error:
