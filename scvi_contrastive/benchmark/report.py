@@ -86,7 +86,8 @@ def _row(cells: list[str]) -> str:
 
 
 def _method_table(summaries: list[MethodSummary], metrics: list[str]) -> list[str]:
-    head = ["method", "status", "seeds", "time (s)", "epochs", "peak RAM (MiB)", "device"]
+    head = ["method", "status", "seeds", "time (s)", "setup (s)", "epochs", "s / epoch"]
+    head += ["peak RAM (MiB)", "device"]
     head += [SUMMARY_METRICS[m] for m in metrics]
     lines = [_row(head), "|" + "---|" * len(head)]
     for s in summaries:
@@ -96,7 +97,9 @@ def _method_table(summaries: list[MethodSummary], metrics: list[str]) -> list[st
             s.status,
             " ".join(map(str, s.seeds)),
             _stat(s.get("train_time_s"), 1),
+            _stat(s.get("setup_time_s"), 1),
             _fmt(None if epochs is None else epochs.mean, 0),
+            _stat(s.get("time_per_epoch_s"), 2),
             _fmt(None if memory is None else memory.mean, 0),
             s.device or "-",
         ]

@@ -41,6 +41,10 @@ class MethodResult:
         (muon WNN).
     train_time_s
         Wall time of training only (no preprocessing, no scoring).
+    setup_time_s
+        Wall time of the model's registration and construction (``setup_mudata`` and the
+        constructor: for BICLUM its joint PCA, anchors and metacells), for the scvi-tools
+        models; NaN for methods without that step.
     peak_memory_mb
         Peak resident memory above the level at the start of training (host), in MiB.
     gpu_peak_memory_mb
@@ -60,6 +64,7 @@ class MethodResult:
     clusters: np.ndarray | None = None
     connectivities: sparse.spmatrix | None = None
     train_time_s: float = float("nan")
+    setup_time_s: float = float("nan")
     peak_memory_mb: float = float("nan")
     gpu_peak_memory_mb: float = float("nan")
     device: str = ""
@@ -77,6 +82,8 @@ class MethodResult:
             "method": self.name,
             "status": self.status,
             "train_time_s": self.train_time_s,
+            "setup_time_s": self.setup_time_s,
+            "time_per_epoch_s": self.train_time_s / self.n_epochs if self.n_epochs else None,
             "peak_memory_mb": self.peak_memory_mb,
             "gpu_peak_memory_mb": self.gpu_peak_memory_mb,
             "device": self.device,
@@ -130,6 +137,34 @@ class TrainingCost:
         result.peak_memory_mb = self.peak_memory_mb
         result.gpu_peak_memory_mb = self.gpu_peak_memory_mb
         return result
+
+
+@dataclass
+class SetupTime:
+    """Filled in by :func:`measure_setup` when its block ends."""
+
+    seconds: float = float("nan")
+
+    def apply(self, result: MethodResult) -> MethodResult:
+        """Copy the measured setup time into ``result`` and return it."""
+        result.setup_time_s = self.seconds
+        return result
+
+
+@contextmanager
+def measure_setup() -> Iterator[SetupTime]:
+    """Measure the wall time of a model's setup (registration and construction).
+
+    Yields
+    ------
+    A :class:`SetupTime`, filled when the block exits.
+    """
+    setup = SetupTime()
+    start = time.perf_counter()
+    try:
+        yield setup
+    finally:
+        setup.seconds = time.perf_counter() - start
 
 
 @contextmanager

@@ -46,13 +46,19 @@ def test_quick_run_writes_every_output(tmp_path):
             if scores.get(key) is not None:
                 assert 0.0 <= scores[key] <= 1.0, (name, key)
     assert rows["TOTALVI"]["n_epochs"] == 5
+    # setup (registration and construction) is timed apart from training, per epoch as well
+    assert rows["TOTALVI"]["setup_time_s"] > 0
+    assert rows["TOTALVI"]["time_per_epoch_s"] == pytest.approx(
+        rows["TOTALVI"]["train_time_s"] / 5
+    )
+    assert rows["RNA-PCA"]["setup_time_s"] is None  # no model to set up
     assert rows["RNA-PCA"]["scores"]["leiden_ari"] > 0.3
     assert rows["WNN"]["scores"]["kmeans_ari"] is None  # a graph, no embedding
 
     table = pd.read_csv(out / "results.csv")
     assert set(table["method"]) == set(MODELS)
     summary = (out / "summary.md").read_text()
-    assert "## cbmc_cite" in summary and "TOTALVI" in summary
+    assert "## cbmc_cite" in summary and "TOTALVI" in summary and "setup (s)" in summary
     assert data["scib"]["table"]["TOTALVI"]["Bio conservation"] > 0
 
 
@@ -82,4 +88,6 @@ def test_quick_multiome_runs_multivi_and_biclum(tmp_path):
         assert rows[name]["status"] == "ok", rows[name]["status"]
         assert 0.0 <= scores["foscttm"] <= 1.0
         assert 0.0 <= scores["label_transfer_accuracy"] <= 1.0
+    # BICLUM's setup (joint PCA, anchors, metacells) is reported apart from its training
+    assert rows["BICLUM"]["setup_time_s"] > 0
     assert (out / "umap_pbmc_multiome_unpaired.png").stat().st_size > 0

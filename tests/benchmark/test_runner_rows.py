@@ -6,7 +6,7 @@ import pytest
 from scvi_contrastive.benchmark import runner
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
 from scvi_contrastive.benchmark.peers import MethodNotAvailable, RunSettings
-from scvi_contrastive.benchmark.result import MethodResult, measure_training
+from scvi_contrastive.benchmark.result import MethodResult, measure_setup, measure_training
 from scvi_contrastive.benchmark.scoring import score_result
 
 
@@ -59,6 +59,16 @@ def test_unpaired_scores_with_known_pairs():
     assert scores["foscttm"] == 0.0
     assert scores["label_transfer_accuracy"] == 1.0
     assert scores["omics_mixing"] > 0.8
+
+
+def test_measure_setup_records_time_apart_from_training():
+    with measure_setup() as setup:
+        np.ones((1000, 1000)).sum()
+    result = setup.apply(MethodResult("x", train_time_s=2.0, n_epochs=4))
+    assert result.setup_time_s > 0
+    assert result.record()["setup_time_s"] == result.setup_time_s
+    assert result.record()["time_per_epoch_s"] == 0.5
+    assert MethodResult("no epochs").record()["time_per_epoch_s"] is None
 
 
 def test_measure_training_records_time():

@@ -11,7 +11,7 @@ import scvi
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
 from scvi_contrastive.benchmark.peers._base import RunSettings, require, train_measured
 from scvi_contrastive.benchmark.peers.unpaired_baselines import links_gene_activity
-from scvi_contrastive.benchmark.result import MethodResult, torch_device_name
+from scvi_contrastive.benchmark.result import MethodResult, measure_setup, torch_device_name
 from scvi_contrastive.data.gene_activity import gene_activity
 from scvi_contrastive.data.protein_to_gene import protein_to_gene
 from scvi_contrastive.model import BICLUM, SCMDCF
@@ -32,18 +32,22 @@ def _epochs_trained(model) -> int | None:
 
 
 def _fit(model_cls, mdata: md.MuData, other: str, settings: RunSettings, **setup_kwargs):
-    """Register the raw counts of RNA and ``other``, train with defaults; return model, cost."""
+    """Register the raw counts of RNA and ``other``, train with defaults.
+
+    Returns the model, the training cost and the setup time (registration and construction).
+    """
     scvi.settings.seed = settings.seed
     layer_arg = _LAYER_ARG[other]
-    model_cls.setup_mudata(
-        mdata,
-        rna_layer="counts",
-        **{layer_arg: "counts"},
-        modalities={"rna_layer": "rna", layer_arg: other},
-        **setup_kwargs,
-    )
-    model = model_cls(mdata)
-    return model, train_measured(model, settings, settings.epochs(None))
+    with measure_setup() as setup:
+        model_cls.setup_mudata(
+            mdata,
+            rna_layer="counts",
+            **{layer_arg: "counts"},
+            modalities={"rna_layer": "rna", layer_arg: other},
+            **setup_kwargs,
+        )
+        model = model_cls(mdata)
+    return model, train_measured(model, settings, settings.epochs(None)), setup
 
 
 def _result(
@@ -66,7 +70,7 @@ def run_scmdcf(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult
     """
     require(dataset, paired=True, other=("prot", "atac"))
     mdata = dataset.mdata.copy()
-    model, cost = _fit(SCMDCF, mdata, dataset.other, settings, batch_key=dataset.batch_key)
+    model, cost, setup = _fit(SCMDCF, mdata, dataset.other, settings, batch_key=dataset.batch_key)
     result = _result(
         "SCMDCF",
         model,
@@ -75,7 +79,7 @@ def run_scmdcf(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult
         clusters=np.asarray(model.get_cluster_assignments()),
         batch_key=dataset.batch_key,
     )
-    return cost.apply(result)
+    return setup.apply(cost.apply(result))
 
 
 def _biclum_mudata(dataset: BenchmarkDataset) -> tuple[md.MuData, str]:
@@ -120,8 +124,8 @@ def run_biclum(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult
     """Our unpaired model: :class:`scvi_contrastive.model.BICLUM` with its defaults."""
     require(dataset, paired=False, other=("prot", "atac"))
     mdata, feature_space = _biclum_mudata(dataset)
-    model, cost = _fit(BICLUM, mdata, dataset.other, settings, feature_space=feature_space)
+    model, cost, setup = _fit(BICLUM, mdata, dataset.other, settings, feature_space=feature_space)
     order = mdata.obs_names.get_indexer(dataset.mdata.obs_names)
     latent = np.asarray(model.get_latent_representation())[order]
     result = _result("BICLUM", model, settings, latent, feature_space=feature_space)
-    return cost.apply(result)
+    return setup.apply(cost.apply(result))
