@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
-from scvi_contrastive.benchmark.result import TrainingCost, measure_training
+from scvi_contrastive.benchmark.result import (
+    SetupTime,
+    TrainingCost,
+    measure_setup,
+    measure_training,
+)
+
+#: ``setup_mudata``'s layer argument of each non-RNA modality.
+LAYER_ARG = {"prot": "protein_layer", "atac": "atac_layer"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,27 @@ def require(dataset: BenchmarkDataset, paired: bool, other: str | tuple[str, ...
         raise MethodNotApplicable(f"needs {kind} data")
     if dataset.other not in others:
         raise MethodNotApplicable(f"needs RNA + {' or '.join(others)}, got RNA + {dataset.other}")
+
+
+def set_up_measured(
+    model_cls, mdata, other: str, setup_kwargs: dict | None = None, **model_kwargs
+) -> tuple[object, SetupTime]:
+    """Register the raw counts of RNA and ``other`` and build the model, timing both.
+
+    ``setup_kwargs`` go to ``model_cls.setup_mudata`` (e.g. ``batch_key``), ``model_kwargs``
+    to the constructor. The time is the row's setup time (:func:`measure_setup`).
+    """
+    layer_arg = LAYER_ARG[other]
+    with measure_setup() as setup:
+        model_cls.setup_mudata(
+            mdata,
+            rna_layer="counts",
+            **{layer_arg: "counts"},
+            modalities={"rna_layer": "rna", layer_arg: other},
+            **(setup_kwargs or {}),
+        )
+        model = model_cls(mdata, **model_kwargs)
+    return model, setup
 
 
 def train_measured(model, settings: RunSettings, max_epochs: int | None) -> TrainingCost:

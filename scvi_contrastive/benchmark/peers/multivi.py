@@ -7,8 +7,13 @@ import logging
 import mudata as md
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
-from scvi_contrastive.benchmark.peers._base import RunSettings, require, train_measured
-from scvi_contrastive.benchmark.result import MethodResult, measure_setup, torch_device_name
+from scvi_contrastive.benchmark.peers._base import (
+    RunSettings,
+    require,
+    set_up_measured,
+    train_measured,
+)
+from scvi_contrastive.benchmark.result import MethodResult, torch_device_name
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +34,15 @@ def run_multivi(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResul
     mdata = md.MuData({"rna": dataset.mdata["rna"].copy(), "atac": dataset.mdata["atac"].copy()})
     if dataset.batch_key is not None:
         mdata.obs[dataset.batch_key] = dataset.mdata.obs[dataset.batch_key].to_numpy()
-    with measure_setup() as setup:
-        scvi.model.MULTIVI.setup_mudata(
-            mdata,
-            rna_layer="counts",
-            atac_layer="counts",
-            batch_key=dataset.batch_key,
-            modalities={"rna_layer": "rna", "atac_layer": "atac"},
-        )
-        model = scvi.model.MULTIVI(
-            mdata, n_genes=mdata["rna"].n_vars, n_regions=mdata["atac"].n_vars, fully_paired=True
-        )
+    model, setup = set_up_measured(
+        scvi.model.MULTIVI,
+        mdata,
+        "atac",
+        {"batch_key": dataset.batch_key},
+        n_genes=mdata["rna"].n_vars,
+        n_regions=mdata["atac"].n_vars,
+        fully_paired=True,
+    )
     max_epochs = settings.epochs(DEFAULT_MAX_EPOCHS)
     cost = train_measured(model, settings, max_epochs)
     n_epochs = len(model.history["elbo_train"])

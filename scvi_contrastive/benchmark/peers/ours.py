@@ -9,16 +9,20 @@ import numpy as np
 import scvi
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
-from scvi_contrastive.benchmark.peers._base import RunSettings, require, train_measured
+from scvi_contrastive.benchmark.peers._base import (
+    RunSettings,
+    require,
+    set_up_measured,
+    train_measured,
+)
 from scvi_contrastive.benchmark.peers.unpaired_baselines import links_gene_activity
-from scvi_contrastive.benchmark.result import MethodResult, measure_setup, torch_device_name
+from scvi_contrastive.benchmark.result import MethodResult, torch_device_name
 from scvi_contrastive.data.gene_activity import gene_activity
 from scvi_contrastive.data.protein_to_gene import protein_to_gene
 from scvi_contrastive.model import BICLUM, SCMDCF
 
 logger = logging.getLogger(__name__)
 
-_LAYER_ARG = {"prot": "protein_layer", "atac": "atac_layer"}
 #: ``rna.var`` columns from which :func:`gene_activity` can place the genes.
 _GENE_COORDINATES = {"interval", "chrom"}
 
@@ -37,16 +41,7 @@ def _fit(model_cls, mdata: md.MuData, other: str, settings: RunSettings, **setup
     Returns the model, the training cost and the setup time (registration and construction).
     """
     scvi.settings.seed = settings.seed
-    layer_arg = _LAYER_ARG[other]
-    with measure_setup() as setup:
-        model_cls.setup_mudata(
-            mdata,
-            rna_layer="counts",
-            **{layer_arg: "counts"},
-            modalities={"rna_layer": "rna", layer_arg: other},
-            **setup_kwargs,
-        )
-        model = model_cls(mdata)
+    model, setup = set_up_measured(model_cls, mdata, other, setup_kwargs)
     return model, train_measured(model, settings, settings.epochs(None)), setup
 
 

@@ -8,8 +8,13 @@ import numpy as np
 from scipy import sparse
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
-from scvi_contrastive.benchmark.peers._base import RunSettings, require, train_measured
-from scvi_contrastive.benchmark.result import MethodResult, measure_setup, torch_device_name
+from scvi_contrastive.benchmark.peers._base import (
+    RunSettings,
+    require,
+    set_up_measured,
+    train_measured,
+)
+from scvi_contrastive.benchmark.result import MethodResult, torch_device_name
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +36,9 @@ def run_totalvi(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResul
     # there are more than 10 antibodies; scikit-learn's mixture needs them dense.
     prot = mdata["prot"]
     prot.layers["counts"] = np.asarray(sparse.csr_matrix(prot.layers["counts"]).toarray())
-    with measure_setup() as setup:
-        scvi.model.TOTALVI.setup_mudata(
-            mdata,
-            rna_layer="counts",
-            protein_layer="counts",
-            batch_key=dataset.batch_key,
-            modalities={"rna_layer": "rna", "protein_layer": "prot"},
-        )
-        model = scvi.model.TOTALVI(mdata)
+    model, setup = set_up_measured(
+        scvi.model.TOTALVI, mdata, "prot", {"batch_key": dataset.batch_key}
+    )
     max_epochs = settings.epochs(DEFAULT_MAX_EPOCHS)
     cost = train_measured(model, settings, max_epochs)
     n_epochs = len(model.history["elbo_train"])
