@@ -9,6 +9,8 @@ import anndata as ad
 import numpy as np
 import scanpy as sc
 
+from ..tools.clustering import neighbors_graph
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,8 +25,7 @@ def _umap(embedding: np.ndarray | None, connectivities, seed: int) -> np.ndarray
             "params": {"method": "umap", "n_neighbors": 15},
         }
     else:
-        view = ad.AnnData(X=np.asarray(embedding, dtype=np.float32))
-        sc.pp.neighbors(view, n_neighbors=15, use_rep="X", random_state=seed)
+        view = neighbors_graph(embedding, n_neighbors=15, seed=seed)
     sc.tl.umap(view, random_state=seed)
     return view.obsm["X_umap"]
 

@@ -93,8 +93,10 @@ DEFAULT_RESOLUTIONS = tuple(np.round(np.arange(0.1, 1.51, 0.1), 2))
 def neighbors_graph(embedding: np.ndarray, n_neighbors: int = 15, seed: int = 0) -> ad.AnnData:
     """AnnData holding scanpy's ``n_neighbors``-NN graph of ``embedding`` (exact search)."""
     adata = ad.AnnData(np.asarray(embedding, dtype=np.float32))
-    # Exact sklearn search: fast at the sizes clustering is run on, and avoids compiling
-    # pynndescent's numba kernels on first use.
+    # Exact sklearn search: fast at the sizes clustering is run on, avoids compiling
+    # pynndescent's numba kernels on first use, and works where scanpy's default does not:
+    # from 8,192 cells on scanpy switches to pynndescent, whose 0.7 graphs (`csr_array`)
+    # scanpy 1.11 (what Python 3.11 installs) cannot read (no `getnnz`).
     sc.pp.neighbors(
         adata, n_neighbors=n_neighbors, use_rep="X", transformer="sklearn", random_state=seed
     )

@@ -40,7 +40,15 @@ def run_wnn(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
         for mod, embed in (("rna", rna_pca), (dataset.other, other_embed)):
             view = ad.AnnData(obs=dataset.mdata[mod].obs[[]].copy())
             view.obsm["X_pca"] = embed(dataset.mdata[mod], n_comps=30, seed=settings.seed)
-            sc.pp.neighbors(view, n_neighbors=15, use_rep="X_pca", random_state=settings.seed)
+            # Exact search, as tools.clustering.neighbors_graph: scanpy's default fails from
+            # 8,192 cells on with scanpy 1.11 and pynndescent 0.7.
+            sc.pp.neighbors(
+                view,
+                n_neighbors=15,
+                use_rep="X_pca",
+                transformer="sklearn",
+                random_state=settings.seed,
+            )
             views[mod] = view
         joint = md.MuData(views)
         mu.pp.neighbors(joint, key_added="wnn", random_state=settings.seed)
