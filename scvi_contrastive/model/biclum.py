@@ -77,7 +77,10 @@ class BICLUM(
     n_latent
         Dimension of the shared latent space.
     n_hidden, n_layers, dropout_rate
-        Shape of the cell and feature encoders (BiCLUM: 256, 2, 0.2).
+        Shape of the cell and feature encoders (BiCLUM: 256, 2, 0.2). One hidden layer by
+        default: on every real unpaired set measured it aligned the modalities (FOSCTTM) and
+        transferred labels better than two, and trains faster (README, *Unpaired at realistic
+        size*).
     likelihood
         ``"nb"`` (negative binomial on the counts) or ``"mse"`` (squared error on standardised
         log-normalised values, as in the paper). Both read raw counts.
@@ -126,7 +129,7 @@ class BICLUM(
         adata: AnnData | MuData,
         n_latent: int = 32,
         n_hidden: int = 256,
-        n_layers: int = 2,
+        n_layers: int = 1,
         dropout_rate: float = 0.2,
         likelihood: Literal["nb", "mse"] = "nb",
         n_metacells: int = 128,

@@ -77,7 +77,7 @@ class BilateralAlignmentModule(BaseModuleClass):
         n_batch: int = 0,
         n_latent: int = 32,
         n_hidden: int = 256,
-        n_layers: int = 2,
+        n_layers: int = 1,
         dropout_rate: float = 0.2,
         likelihood: Literal["nb", "mse"] = "nb",
         cell_temperature: float = 0.5,
