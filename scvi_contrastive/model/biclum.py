@@ -79,8 +79,7 @@ class BICLUM(
     n_hidden, n_layers, dropout_rate
         Shape of the cell and feature encoders (BiCLUM: 256, 2, 0.2). One hidden layer by
         default: on every real unpaired set measured it aligned the modalities (FOSCTTM) and
-        transferred labels better than two, and trains faster (README, *Unpaired at realistic
-        size*).
+        transferred labels better than two (README, *Unpaired at realistic size*).
     likelihood
         ``"nb"`` (negative binomial on the counts) or ``"mse"`` (squared error on standardised
         log-normalised values, as in the paper). Both read raw counts.
