@@ -35,9 +35,7 @@ def test_umap_of_more_cells_than_scanpy_searches_exactly(monkeypatch):
 
 @pytest.mark.slow
 def test_wnn_on_more_cells_than_scanpy_searches_exactly():
-    mdata = synthetic_paired(N_CELLS, n_genes=200, seed=0)
-    for modality in mdata.mod.values():
-        modality.layers["counts"] = modality.X.copy()
+    mdata = synthetic_paired(N_CELLS, n_genes=200, seed=0)  # counts in .X, as WNN reads them
     labels = np.asarray(mdata.obs["cell_type"])
     dataset = BenchmarkDataset(
         "large", mdata=mdata, modalities=("rna", "prot"), paired=True, labels=labels
