@@ -19,7 +19,7 @@ from ..data.normalization import log_normalize
 from ..data.unpaired_backed import read_cells
 from ..tools.anchors import find_anchor_pairs
 from ..tools.chunks import RowReader, row_chunks
-from ..tools.joint_pca import joint_pca
+from ..tools.joint_pca import JointPCA, fit_joint_pca
 from ..tools.optimal_transport import structural_embedding
 
 #: Library size the cells are normalised to, as BICLUM's encoders do.
@@ -27,6 +27,9 @@ TARGET_SUM = 1e4
 #: Most cells per modality the joint PCA is fitted on and the anchors are searched among
 #: (BICLUM's ``sketch_cells``): a random sketch of a larger modality stands in for it.
 SKETCH_CELLS = 20_000
+#: Root-mean-square norm of the joint PCA coordinates the cell encoders start from
+#: (:func:`start_weights`).
+START_NORM = 12.0
 
 
 def select_features(
@@ -165,7 +168,7 @@ def initial_embeddings(
     n_pcs: int,
     sketch_cells: int | None = None,
     random_state: int = 0,
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], JointPCA | None]:
     """Shared representation the first MNN pairs (and the metacell sketches) are computed in.
 
     Parameters
@@ -184,26 +187,68 @@ def initial_embeddings(
 
     Returns
     -------
-    Per modality, ``(n_cells, n_pcs)`` coordinates of its cells.
+    Per modality, ``(n_cells, n_pcs)`` coordinates of its cells; and the joint PCA of the
+    shared features they come from (``None`` without shared features).
     """
     (first, x_a), (second, x_b) = normalized.items()
     if len(pairs[0]) > 0:
-        z_a, z_b = joint_pca(
-            [_select_columns(x_a, pairs[0]), _select_columns(x_b, pairs[1])],
-            n_pcs,
-            max_fit_cells=sketch_cells,
-            random_state=random_state,
-        )
-    else:
-        warnings.warn(
-            f"Modalities {first!r} and {second!r} share no features: the first positive pairs "
-            "come from matching the shape of the two data sets, which is weaker than shared "
-            "features; check the alignment.",
-            UserWarning,
-            stacklevel=settings.warnings_stacklevel,
-        )
-        z_a, z_b = structural_embedding(x_a, x_b, n_pcs)
-    return {first: z_a, second: z_b}
+        shared = [_select_columns(x_a, pairs[0]), _select_columns(x_b, pairs[1])]
+        pca = fit_joint_pca(shared, n_pcs, max_fit_cells=sketch_cells, random_state=random_state)
+        z_a, z_b = pca.transform(shared)
+        return {first: z_a, second: z_b}, pca
+    warnings.warn(
+        f"Modalities {first!r} and {second!r} share no features: the first positive pairs "
+        "come from matching the shape of the two data sets, which is weaker than shared "
+        "features; check the alignment.",
+        UserWarning,
+        stacklevel=settings.warnings_stacklevel,
+    )
+    z_a, z_b = structural_embedding(x_a, x_b, n_pcs)
+    return {first: z_a, second: z_b}, None
+
+
+def start_weights(
+    pca: JointPCA,
+    pairs: tuple[np.ndarray, np.ndarray],
+    n_features: dict[str, int],
+    n_latent: int,
+    norm: float = START_NORM,
+) -> dict[str, np.ndarray]:
+    """Linear maps that give each modality's cells their joint PCA coordinates.
+
+    Row ``k`` of a modality's map is the ``k``-th joint axis on its shared features (zero on
+    the others), so applied to the standardised features it gives the cells' joint PCA
+    coordinates, scaled so that their root-mean-square norm is ``norm``. Latent dimensions
+    beyond the joint PCA's components start at zero; with fewer, the leading components are
+    kept.
+
+    Parameters
+    ----------
+    pca
+        The joint PCA of the shared features (:func:`initial_embeddings`).
+    pairs
+        Positions of the shared features among each modality's features.
+    n_features
+        Per modality (RNA first), the number of features its encoder reads.
+    n_latent
+        Dimension of the cell embedding.
+    norm
+        Root-mean-square norm of the scaled coordinates.
+
+    Returns
+    -------
+    Per modality, its ``(n_latent, n_features)`` map, float32.
+    """
+    k = min(n_latent, pca.axes.shape[1])
+    # The embedding is normalised to unit length, so the scale sets only how far the encoders'
+    # trained correction must grow before it turns the cells away from their joint PCA.
+    scale = norm / np.sqrt(max(float(pca.variances[:k].sum()), np.finfo(np.float64).tiny))
+    weights = {}
+    for (name, size), columns in zip(n_features.items(), pairs, strict=True):
+        weight = np.zeros((n_latent, size), dtype=np.float32)
+        weight[:k, columns] = scale * pca.axes[:, :k].T
+        weights[name] = weight
+    return weights
 
 
 def mnn_rows(

@@ -26,6 +26,7 @@ from scvi_contrastive.model._biclum_anchors import (
     mnn_rows,
     select_features,
     shared_feature_pairs,
+    start_weights,
 )
 from scvi_contrastive.model._biclum_getters import BilateralGettersMixin
 from scvi_contrastive.model._biclum_setup import BilateralSetupMixin
@@ -69,6 +70,12 @@ class BICLUM(
     Feature embeddings are computed from a fixed-size metacell sketch of each modality, not
     from one input per cell, so memory does not grow with the number of cells.
 
+    Where both encoders read only shared features (ATAC as gene activity), each cell encoder
+    is a linear map of the standardised features plus the MLP, started at the joint PCA the
+    first pairs come from (the MLP's output layer at zero): training begins with every cell at
+    its joint PCA coordinates, the naive alignment, and moves them as far as the losses ask
+    (``pca_start``).
+
     Parameters
     ----------
     adata
@@ -105,6 +112,12 @@ class BICLUM(
         modalities' sizes (pynndescent's approximate search above
         :data:`~scvi_contrastive.tools.anchors.EXACT_SEARCH_MAX_CELLS` cells). Modalities no
         larger are used whole.
+    pca_start
+        Start the cell encoders at the joint PCA where both read only shared features
+        (:func:`~scvi_contrastive.model._biclum_anchors.start_weights`); ``False``: from random
+        weights, as BiCLUM. Ignored with other features (RNA against a protein panel, or none
+        shared). On SNARE-seq cortex the start lowered FOSCTTM from 0.192 to 0.163 and raised
+        label transfer (README, *Unpaired at realistic size*).
     **module_kwargs
         Keyword arguments of :class:`~scvi_contrastive.module.bilateral.BilateralAlignmentModule`
         (``cell_temperature``, ``feature_temperature``, ``cell_weight``, ``feature_weight``, ...).
@@ -136,6 +149,7 @@ class BICLUM(
         mnn_k: int = 20,
         anchor_keep: float = 1.0,
         sketch_cells: int | None = SKETCH_CELLS,
+        pca_start: bool = True,
         **module_kwargs,
     ):
         super().__init__(adata)
@@ -154,7 +168,7 @@ class BICLUM(
         }
         moments = {name: column_moments(x) for name, x in normalized.items()}
         pairs = shared_feature_pairs(self._features())
-        embeddings = initial_embeddings(
+        embeddings, pca = initial_embeddings(
             normalized, pairs, n_pcs, sketch_cells, random_state=settings.seed or 0
         )
         sketches = {
@@ -167,6 +181,16 @@ class BICLUM(
             )
             for name in names
         }
+        # The joint PCA is a whole embedding of an encoder's input only when the encoder reads
+        # nothing but shared features (not so for RNA against a protein panel).
+        start = (
+            pca_start
+            and pca is not None
+            and all(
+                len(shared) == len(columns[name])
+                for name, shared in zip(names, pairs, strict=True)
+            )
+        )
         self.module = self._module_cls(
             names,
             sketches,
@@ -178,10 +202,14 @@ class BICLUM(
             n_layers=n_layers,
             dropout_rate=dropout_rate,
             likelihood=likelihood,
+            linear_path=start,
             **module_kwargs,
         )
         for name in names:
             self.module.set_feature_scaling(name, *moments[name])
+        if start:
+            sizes = {name: len(columns[name]) for name in names}
+            self.module.start_cell_encoders(start_weights(pca, pairs, sizes, n_latent))
         self.initial_mnn_pairs_ = self._mnn_rows(embeddings, rows)
         self.mnn_pairs_ = self.initial_mnn_pairs_
         self._model_summary_string = (

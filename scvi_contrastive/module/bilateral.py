@@ -66,6 +66,9 @@ class BilateralAlignmentModule(BaseModuleClass):
     max_feature_pairs
         Feature pairs per step in the feature-level loss (a random subset when there are more),
         which keeps its cost fixed for large gene panels.
+    linear_path
+        Give each cell encoder a linear map of its standardised features beside the MLP, for
+        :meth:`start_cell_encoders` to start the embedding from.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class BilateralAlignmentModule(BaseModuleClass):
         cell_weight: float = 1.0,
         feature_weight: float = 1.0,
         max_feature_pairs: int = 1024,
+        linear_path: bool = False,
     ):
         super().__init__()
         if len(modality_names) != 2:
@@ -119,6 +123,7 @@ class BilateralAlignmentModule(BaseModuleClass):
                 dropout_rate=dropout_rate,
                 n_cat_list=n_cat_list,
                 activation_fn=activation,
+                linear_path=linear_path,
             )
             self.feature_encoders[name] = FeatureEncoder(
                 sketch, n_latent, n_hidden, n_layers, dropout_rate, activation
@@ -144,6 +149,18 @@ class BilateralAlignmentModule(BaseModuleClass):
     def set_feature_scaling(self, name: str, mean: np.ndarray, std: np.ndarray) -> None:
         """Fix the per-feature standardisation of one modality's cell encoder."""
         self.cell_encoders[name].set_feature_scaling(torch.as_tensor(mean), torch.as_tensor(std))
+
+    def start_cell_encoders(self, weights: dict[str, np.ndarray]) -> None:
+        """Start each modality's cell embedding at a linear map of its standardised features.
+
+        Parameters
+        ----------
+        weights
+            Per modality, its ``(n_latent, n_features)`` map (see
+            :meth:`~scvi_contrastive.nn.encoders.CountEncoder.start_at`).
+        """
+        for name, weight in weights.items():
+            self.cell_encoders[name].start_at(weight)
 
     def counts(self, tensors: dict, name: str) -> torch.Tensor:
         """The model's feature columns of modality ``name``'s counts in a minibatch."""

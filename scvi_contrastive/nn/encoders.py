@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 from scvi.nn import FCLayers
 from torch import nn
@@ -70,6 +71,11 @@ class CountEncoder(MLP):
     z-scored inputs of scMDCF and BiCLUM do, while the model still sees counts for its
     likelihoods.
 
+    With ``linear_path=True`` a linear map of the standardised features is added to the MLP's
+    output; :meth:`start_at` sets it (e.g. to PCA axes) and zeroes the MLP's head, so training
+    starts from that linear embedding and the MLP learns a correction to it, as
+    :class:`TransformedEncoder` starts from its PCA/LSI.
+
     Parameters
     ----------
     n_input
@@ -90,6 +96,9 @@ class CountEncoder(MLP):
         Library size every cell is normalised to before ``log1p``.
     activation_fn
         Activation of the hidden layers.
+    linear_path
+        Add the linear map of the standardised features that :meth:`start_at` sets (zero
+        until then).
     """
 
     def __init__(
@@ -103,6 +112,7 @@ class CountEncoder(MLP):
         n_cont: int = 0,
         target_sum: float = 1e4,
         activation_fn: type[nn.Module] = nn.ReLU,
+        linear_path: bool = False,
     ):
         super().__init__(
             n_input + n_cont, n_output, n_hidden, n_layers, dropout_rate, n_cat_list, activation_fn
@@ -110,6 +120,10 @@ class CountEncoder(MLP):
         self.target_sum = target_sum
         self.register_buffer("feature_mean", torch.zeros(n_input))
         self.register_buffer("feature_std", torch.ones(n_input))
+        self.linear = None
+        if linear_path:
+            self.linear = nn.Linear(n_input, n_output, bias=False)
+            nn.init.zeros_(self.linear.weight)
 
     def normalize(self, counts: torch.Tensor) -> torch.Tensor:
         """Library-normalised, log-transformed, standardised features."""
@@ -122,6 +136,27 @@ class CountEncoder(MLP):
         """Fix the per-feature mean and standard deviation used by :meth:`normalize`."""
         self.feature_mean.copy_(torch.as_tensor(mean, dtype=self.feature_mean.dtype))
         self.feature_std.copy_(torch.as_tensor(std, dtype=self.feature_std.dtype).clamp_min(1e-3))
+
+    @torch.no_grad()
+    def start_at(self, weight: torch.Tensor | np.ndarray) -> None:
+        """Start the embedding at ``weight @ standardised features``; the MLP adds nothing yet.
+
+        Parameters
+        ----------
+        weight
+            ``(n_output, n_input)`` linear map, e.g. PCA axes as rows.
+        """
+        if self.linear is None:
+            raise ValueError("This encoder was built without `linear_path=True`.")
+        weight = torch.as_tensor(weight, dtype=self.linear.weight.dtype)
+        if weight.shape != self.linear.weight.shape:
+            raise ValueError(
+                f"`weight` must have shape {tuple(self.linear.weight.shape)}, got "
+                f"{tuple(weight.shape)}."
+            )
+        self.linear.weight.copy_(weight)
+        self.head.weight.zero_()
+        self.head.bias.zero_()
 
     def forward(
         self, counts: torch.Tensor, *cat_list: torch.Tensor, cont: torch.Tensor | None = None
@@ -137,10 +172,10 @@ class CountEncoder(MLP):
         cont
             ``(n_cells, n_cont)`` continuous covariates, if any.
         """
-        hidden_input = self.normalize(counts)
-        if cont is not None:
-            hidden_input = torch.cat([hidden_input, cont], dim=-1)
-        return super().forward(hidden_input, *cat_list)
+        features = self.normalize(counts)
+        hidden_input = features if cont is None else torch.cat([features, cont], dim=-1)
+        embedding = super().forward(hidden_input, *cat_list)
+        return embedding if self.linear is None else embedding + self.linear(features)
 
 
 class TransformedEncoder(nn.Module):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -36,24 +37,56 @@ def column_moments(matrix) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(np.maximum(mean_sq - mean**2, 0.0))
 
 
-def joint_pca(
+@dataclass
+class JointPCA:
+    """A joint PCA fitted by :func:`fit_joint_pca`.
+
+    Attributes
+    ----------
+    axes
+        ``(n_features, n_components)`` leading eigenvectors of the sets' averaged correlation
+        matrix, largest first.
+    variances
+        ``(n_components,)`` their eigenvalues: the variance of the standardised features each
+        component holds, averaged over the sets.
+    moments
+        Per set, the per-feature ``(mean, std)`` it is standardised with.
+    """
+
+    axes: np.ndarray
+    variances: np.ndarray
+    moments: list[tuple[np.ndarray, np.ndarray]]
+
+    def transform(self, matrices: Sequence) -> list[np.ndarray]:
+        """Project each set, standardised with its own moments, on the axes."""
+        embeddings = []
+        for matrix, (mean, std) in zip(matrices, self.moments, strict=True):
+            loadings = self.axes / np.where(std > 0, std, 1.0)[:, None]
+            projected = [
+                np.asarray(take_rows(matrix, chunk) @ loadings)
+                for chunk in row_chunks(matrix.shape[0])
+            ]
+            embeddings.append(np.vstack(projected) - mean @ loadings)
+        return embeddings
+
+
+def fit_joint_pca(
     matrices: Sequence,
     n_components: int = 20,
     max_fit_cells: int | None = None,
     random_state: int = 0,
-) -> list[np.ndarray]:
-    """Embed several sets of cells over the same features in one PCA space.
+) -> JointPCA:
+    """Fit one PCA space to several sets of cells over the same features.
 
     Each set is standardised with its own per-feature mean and standard deviation (which
-    removes the offset between, e.g., RNA and gene activity), the sets' correlation matrices are
-    averaged with equal weight, and every set is projected on the leading eigenvectors. Sparse
-    inputs stay sparse: centring is applied implicitly.
+    removes the offset between, e.g., RNA and gene activity), and the sets' correlation
+    matrices are averaged with equal weight. Sparse inputs stay sparse: centring is applied
+    implicitly.
 
     The correlation matrix costs time in proportion to the cells times the squared number of
     features each cell expresses; with ``max_fit_cells``, a set of more cells is fitted on a
     random sketch of that many (:func:`~scvi_contrastive.tools.sketch.random_sketch`), whose
-    means, deviations and correlations estimate the whole set's closely, and all its cells are
-    projected.
+    means, deviations and correlations estimate the whole set's closely.
 
     Parameters
     ----------
@@ -71,7 +104,7 @@ def joint_pca(
 
     Returns
     -------
-    One ``(n_i, n_components)`` array per input set.
+    The fitted :class:`JointPCA`.
     """
     n_features = matrices[0].shape[1]
     if any(m.shape[1] != n_features for m in matrices):
@@ -87,15 +120,32 @@ def joint_pca(
         scale = np.where(std > 0, std, 1.0)
         correlation += covariance / np.outer(scale, scale) / len(matrices)
     top = _leading_eigenvectors(correlation, min(n_components, n_features))
-    embeddings = []
-    for matrix, (mean, std) in zip(matrices, moments, strict=True):
-        loadings = top / np.where(std > 0, std, 1.0)[:, None]
-        projected = [
-            np.asarray(take_rows(matrix, chunk) @ loadings)
-            for chunk in row_chunks(matrix.shape[0])
-        ]
-        embeddings.append(np.vstack(projected) - mean @ loadings)
-    return embeddings
+    variances = np.einsum("fk,fg,gk->k", top, correlation, top)
+    return JointPCA(top, variances, moments)
+
+
+def joint_pca(
+    matrices: Sequence,
+    n_components: int = 20,
+    max_fit_cells: int | None = None,
+    random_state: int = 0,
+) -> list[np.ndarray]:
+    """Embed several sets of cells over the same features in one PCA space.
+
+    :func:`fit_joint_pca`, then every cell of every set projected
+    (:meth:`JointPCA.transform`).
+
+    Parameters
+    ----------
+    matrices, n_components, max_fit_cells, random_state
+        As for :func:`fit_joint_pca`.
+
+    Returns
+    -------
+    One ``(n_i, n_components)`` array per input set.
+    """
+    pca = fit_joint_pca(matrices, n_components, max_fit_cells, random_state)
+    return pca.transform(matrices)
 
 
 def _gram(matrix) -> np.ndarray:

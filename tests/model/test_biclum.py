@@ -9,6 +9,7 @@ from scipy import sparse
 from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.dataloaders import UnpairedDataLoader
 from scvi_contrastive.model.biclum import BICLUM
+from scvi_contrastive.tools.joint_pca import joint_pca
 
 RNA_ATAC = {"rna_layer": "rna", "atac_layer": "atac"}
 
@@ -212,6 +213,23 @@ def test_paired_cells_are_embedded_from_both_modalities():
     z_rna = model.get_latent_representation(modality="rna")
     z_atac = model.get_latent_representation(modality="atac")
     np.testing.assert_allclose(model.get_latent_representation(), (z_rna + z_atac) / 2, atol=1e-6)
+
+
+def test_untrained_cells_sit_at_their_joint_pca_coordinates():
+    scvi.settings.seed = 0
+    mdata = _structured()
+    BICLUM.setup_mudata(mdata, rna_layer="counts", atac_layer="counts", modalities=RNA_ATAC)
+    model = BICLUM(mdata, **SMALL)
+    logged = []
+    for name in ("rna", "atac"):
+        counts = mdata.mod[name].layers["counts"].toarray()
+        logged.append(np.log1p(counts / counts.sum(1, keepdims=True) * 1e4))
+    for name, z_pca in zip(("rna", "atac"), joint_pca(logged, SMALL["n_latent"]), strict=True):
+        rows = mdata.obs_names.get_indexer(mdata.mod[name].obs_names)
+        z = model.get_latent_representation(modality=name)[rows]
+        expected = z_pca / np.linalg.norm(z_pca, axis=1, keepdims=True)
+        # Up to each axis's sign, which the eigensolver picks.
+        np.testing.assert_allclose(np.abs(z), np.abs(expected), atol=1e-4)
 
 
 def test_modalities_without_shared_features():

@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from scvi_contrastive.nn.encoders import TransformedEncoder
+from scvi_contrastive.nn.encoders import CountEncoder, TransformedEncoder
 from scvi_contrastive.nn.input_transform import InputTransform
 
 
@@ -25,3 +26,20 @@ def test_variational_encoder_gives_a_posterior_and_gradients_reach_the_correctio
     assert posterior.mean.shape == (5, 4) and (posterior.stddev > 0).all()
     posterior.rsample().pow(2).sum().backward()
     assert encoder.correction.head.weight.grad.abs().sum() > 0
+
+
+def test_count_encoder_starts_at_its_linear_map_and_trains_the_correction():
+    torch.manual_seed(0)
+    counts = torch.poisson(torch.full((6, 10), 3.0))
+    encoder = CountEncoder(10, 3, n_hidden=8, n_layers=1, linear_path=True)
+    encoder.set_feature_scaling(torch.full((10,), 1.5), torch.full((10,), 0.5))
+    weight = torch.randn(3, 10)
+    encoder.start_at(weight)
+    torch.testing.assert_close(encoder(counts), encoder.normalize(counts) @ weight.T)
+    encoder(counts).pow(2).sum().backward()
+    assert encoder.head.weight.grad.abs().sum() > 0
+    assert encoder.linear.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"shape \(3, 10\)"):
+        encoder.start_at(torch.randn(10, 3))
+    with pytest.raises(ValueError, match="linear_path=True"):
+        CountEncoder(10, 3, n_hidden=8, n_layers=1).start_at(weight)

@@ -1,7 +1,7 @@
 import numpy as np
 from scipy import sparse
 
-from scvi_contrastive.tools.joint_pca import joint_pca
+from scvi_contrastive.tools.joint_pca import fit_joint_pca, joint_pca
 
 
 def test_joint_pca_removes_per_modality_offsets_and_accepts_sparse():
@@ -42,3 +42,14 @@ def test_joint_pca_fitted_on_a_sketch_embeds_every_cell_in_the_same_space():
             (z_whole - z_whole.mean(0)) ** 2
         )
         assert residual < 1e-3
+
+
+def test_joint_pca_variances_are_those_of_the_coordinates():
+    rng = np.random.default_rng(7)
+    x = _low_rank(rng, 500)
+    pca = fit_joint_pca([x, 3.0 * x + 1.0], n_components=5)
+    z_a, z_b = pca.transform([x, 3.0 * x + 1.0])
+    np.testing.assert_allclose(z_a.var(axis=0), pca.variances, rtol=1e-6)
+    np.testing.assert_allclose(z_b.var(axis=0), pca.variances, rtol=1e-6)
+    assert np.all(np.diff(pca.variances) <= 0)
+    np.testing.assert_allclose(pca.axes.T @ pca.axes, np.eye(5), atol=1e-8)
