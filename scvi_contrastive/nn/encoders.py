@@ -125,6 +125,14 @@ class CountEncoder(MLP):
             self.linear = nn.Linear(n_input, n_output, bias=False)
             nn.init.zeros_(self.linear.weight)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Saves from before the linear path existed load with it at zero, which gives exactly
+        # the embedding they were trained with.
+        key = f"{prefix}linear.weight"
+        if self.linear is not None and key not in state_dict:
+            state_dict[key] = torch.zeros_like(self.linear.weight)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def normalize(self, counts: torch.Tensor) -> torch.Tensor:
         """Library-normalised, log-transformed, standardised features."""
         library = counts.sum(dim=1, keepdim=True).clamp_min(1.0)

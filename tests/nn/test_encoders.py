@@ -43,3 +43,14 @@ def test_count_encoder_starts_at_its_linear_map_and_trains_the_correction():
         encoder.start_at(torch.randn(10, 3))
     with pytest.raises(ValueError, match="linear_path=True"):
         CountEncoder(10, 3, n_hidden=8, n_layers=1).start_at(weight)
+
+
+def test_count_encoder_saved_without_the_linear_path_loads_unchanged():
+    torch.manual_seed(0)
+    counts = torch.poisson(torch.full((6, 10), 3.0))
+    old = CountEncoder(10, 3, n_hidden=8, n_layers=1).eval()
+    new = CountEncoder(10, 3, n_hidden=8, n_layers=1, linear_path=True).eval()
+    new.start_at(torch.randn(3, 10))
+    new.load_state_dict(old.state_dict())
+    torch.testing.assert_close(new(counts), old(counts))
+    assert not new.linear.weight.any()
