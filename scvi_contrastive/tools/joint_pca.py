@@ -120,7 +120,7 @@ def fit_joint_pca(
         scale = np.where(std > 0, std, 1.0)
         correlation += covariance / np.outer(scale, scale) / len(matrices)
     top = _leading_eigenvectors(correlation, min(n_components, n_features))
-    variances = np.einsum("fk,fg,gk->k", top, correlation, top)
+    variances = np.sum(top * (correlation @ top), axis=0)
     return JointPCA(top, variances, moments)
 
 
