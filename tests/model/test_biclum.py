@@ -232,6 +232,20 @@ def test_untrained_cells_sit_at_their_joint_pca_coordinates():
         np.testing.assert_allclose(np.abs(z), np.abs(expected), atol=1e-4)
 
 
+def test_no_joint_pca_start_where_an_encoder_reads_unshared_features():
+    mdata = _structured()
+    mdata.mod["atac"].var_names = [f"g{j}" if j < 20 else f"peak{j}" for j in range(40)]
+    mdata.update()
+    BICLUM.setup_mudata(mdata, feature_space="separate", modalities=RNA_ATAC)
+    model = BICLUM(mdata, **SMALL)
+    assert model.module.has_feature_pairs
+    assert all(encoder.linear is None for encoder in model.module.cell_encoders.values())
+    shared = _structured()
+    BICLUM.setup_mudata(shared, modalities=RNA_ATAC)
+    model = BICLUM(shared, pca_start=False, **SMALL)
+    assert all(encoder.linear is None for encoder in model.module.cell_encoders.values())
+
+
 def test_modalities_without_shared_features():
     mdata = _structured()
     mdata.mod["atac"].var_names = [f"peak{j}" for j in range(40)]
