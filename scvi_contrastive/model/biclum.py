@@ -116,8 +116,8 @@ class BICLUM(
         Start the cell encoders at the joint PCA where both read only shared features
         (:func:`~scvi_contrastive.model._biclum_anchors.start_weights`); ``False``: from random
         weights, as BiCLUM. Ignored with other features (RNA against a protein panel, or none
-        shared). On all SNARE-seq cortex cells the start lowered FOSCTTM from 0.162 to 0.139 and
-        raised label transfer from 0.546 to 0.584 (README, *Unpaired at realistic size*).
+        shared). On all SNARE-seq cortex cells the start lowered FOSCTTM from 0.162 to 0.140 and
+        raised label transfer from 0.546 to 0.582 (README, *Unpaired at realistic size*).
     **module_kwargs
         Keyword arguments of :class:`~scvi_contrastive.module.bilateral.BilateralAlignmentModule`
         (``cell_temperature``, ``feature_temperature``, ``cell_weight``, ``feature_weight``, ...).
