@@ -210,26 +210,26 @@ def initial_embeddings(
 def start_weights(
     pca: JointPCA,
     pairs: tuple[np.ndarray, np.ndarray],
-    n_features: dict[str, int],
+    names: Sequence[str],
     n_latent: int,
     norm: float = START_NORM,
 ) -> dict[str, np.ndarray]:
     """Linear maps that give each modality's cells their joint PCA coordinates.
 
-    Row ``k`` of a modality's map is the ``k``-th joint axis on its shared features (zero on
-    the others), so applied to the standardised features it gives the cells' joint PCA
-    coordinates, scaled so that their root-mean-square norm is ``norm``. Latent dimensions
-    beyond the joint PCA's components start at zero; with fewer, the leading components are
-    kept.
+    For modalities whose features are all shared: row ``k`` of a modality's map is the
+    ``k``-th joint axis, in the modality's feature order, so applied to the standardised
+    features it gives the cells' joint PCA coordinates, scaled so that their root-mean-square
+    norm is ``norm``. Latent dimensions beyond the joint PCA's components start at zero; with
+    fewer, the leading components are kept.
 
     Parameters
     ----------
     pca
         The joint PCA of the shared features (:func:`initial_embeddings`).
     pairs
-        Positions of the shared features among each modality's features.
-    n_features
-        Per modality (RNA first), the number of features its encoder reads.
+        Positions of the shared features among each modality's features (all of them).
+    names
+        The two modality names, RNA first.
     n_latent
         Dimension of the cell embedding.
     norm
@@ -244,8 +244,8 @@ def start_weights(
     # trained correction must grow before it turns the cells away from their joint PCA.
     scale = norm / np.sqrt(max(float(pca.variances[:k].sum()), np.finfo(np.float64).tiny))
     weights = {}
-    for (name, size), columns in zip(n_features.items(), pairs, strict=True):
-        weight = np.zeros((n_latent, size), dtype=np.float32)
+    for name, columns in zip(names, pairs, strict=True):
+        weight = np.zeros((n_latent, len(columns)), dtype=np.float32)
         weight[:k, columns] = scale * pca.axes[:, :k].T
         weights[name] = weight
     return weights

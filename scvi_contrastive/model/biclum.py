@@ -208,8 +208,7 @@ class BICLUM(
         for name in names:
             self.module.set_feature_scaling(name, *moments[name])
         if start:
-            sizes = {name: len(columns[name]) for name in names}
-            self.module.start_cell_encoders(start_weights(pca, pairs, sizes, n_latent))
+            self.module.start_cell_encoders(start_weights(pca, pairs, names, n_latent))
         self.initial_mnn_pairs_ = self._mnn_rows(embeddings, rows)
         self.mnn_pairs_ = self.initial_mnn_pairs_
         self._model_summary_string = (
