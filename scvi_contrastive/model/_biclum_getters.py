@@ -14,6 +14,7 @@ from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.data.argument_checks import check_indices
 from scvi_contrastive.model._docstrings import getter_dsp
 from scvi_contrastive.module.collect_inference import collect_inference
+from scvi_contrastive.tools.neighbor_smoothing import smooth_along_neighbors
 from scvi_contrastive.train.eval_mode import eval_mode
 
 
@@ -27,6 +28,7 @@ class BilateralGettersMixin:
         modality: str,
         rows: np.ndarray,
         batch_size: int | None = None,
+        smooth_obsm: dict[str, str] | None = None,
     ) -> np.ndarray:
         """Latent embedding of ``rows`` of ``adata`` from the data of ``modality``."""
         _, count_keys = self._layout()
@@ -49,7 +51,35 @@ class BilateralGettersMixin:
             latent = collect_inference(
                 self.module, minibatches(), lambda outputs: {"z": outputs["z"][modality]}
             )
-        return latent["z"].numpy()
+        latent = latent["z"].numpy()
+        if smooth_obsm and modality in smooth_obsm:
+            space = self._own_space(adata, modality, rows, smooth_obsm[modality])
+            latent = smooth_along_neighbors(latent, space).astype(np.float32)
+        return latent
+
+    def _check_smooth_obsm(self, smooth_obsm: dict[str, str] | None) -> None:
+        names, _ = self._layout()
+        if smooth_obsm is not None and not set(smooth_obsm) <= set(names):
+            raise ValueError(
+                f"`smooth_obsm` keys must be modality names {names}, got {sorted(smooth_obsm)}."
+            )
+
+    def _own_space(
+        self, adata: AnnData | MuData, modality: str, rows: np.ndarray, key: str
+    ) -> np.ndarray:
+        """``.obsm[key]`` of ``modality``'s AnnData for the cells ``rows`` of ``adata.obs``."""
+        holder, where = adata, "adata.obsm"
+        if isinstance(adata, MuData):
+            holder, where = adata.mod[modality], f"mdata[{modality!r}].obsm"
+        if key not in holder.obsm:
+            raise ValueError(
+                f"`smooth_obsm` names {key!r} for {modality!r}, which is not in {where}: store "
+                "the cells' own representation there first (e.g. the peaks' LSI)."
+            )
+        positions = rows
+        if isinstance(adata, MuData):
+            positions = holder.obs_names.get_indexer(adata.obs_names[rows])
+        return np.asarray(holder.obsm[key])[positions]
 
     @getter_dsp.dedent
     def get_latent_representation(
@@ -58,6 +88,7 @@ class BilateralGettersMixin:
         modality: str = "joint",
         indices: Sequence[int] | None = None,
         batch_size: int | None = None,
+        smooth_obsm: dict[str, str] | None = None,
     ) -> np.ndarray:
         """Joint latent embedding of the cells of both modalities.
 
@@ -72,12 +103,14 @@ class BilateralGettersMixin:
             that modality's data, NaN rows for cells it does not hold.
         %(param_indices)s
         %(param_batch_size)s
+        %(param_smooth_obsm)s
 
         Returns
         -------
         ``(len(indices), n_latent)`` array in the order of ``indices``.
         """
         adata = self._validate_anndata(adata)
+        self._check_smooth_obsm(smooth_obsm)
         names, _ = self._layout()
         if modality != "joint" and modality not in names:
             raise ValueError(f"`modality` must be 'joint' or one of {names}, got {modality!r}.")
@@ -88,7 +121,7 @@ class BilateralGettersMixin:
         count = np.zeros(len(indices))
         for name in names if modality == "joint" else [modality]:
             held = np.isin(indices, rows[name])
-            total[held] += self._embed(adata, name, indices[held], batch_size)
+            total[held] += self._embed(adata, name, indices[held], batch_size, smooth_obsm)
             count[held] += 1
         with np.errstate(invalid="ignore", divide="ignore"):
             return (total / count[:, None]).astype(np.float32)

@@ -15,7 +15,8 @@ class LabelTransferMixin:
     """``transfer_labels`` of a model embedding two modalities' cells in one latent space.
 
     Needs the model's ``_layout()`` (modality names, source first by default), its
-    ``_modality_rows(adata_manager)`` and ``_embed(adata, modality, rows, batch_size)``, as
+    ``_modality_rows(adata_manager)``, ``_check_smooth_obsm(smooth_obsm)`` and
+    ``_embed(adata, modality, rows, batch_size, smooth_obsm)``, as
     :class:`~scvi_contrastive.model.BICLUM` has them.
     """
 
@@ -27,6 +28,7 @@ class LabelTransferMixin:
         k: int = 15,
         adata: AnnData | MuData | None = None,
         batch_size: int | None = None,
+        smooth_obsm: dict[str, str] | None = None,
     ) -> pd.DataFrame:
         """Predict the other modality's labels from the source modality's by kNN in the latent.
 
@@ -41,6 +43,7 @@ class LabelTransferMixin:
             Number of neighbours voting (cosine distance).
         %(param_adata)s
         %(param_batch_size)s
+        %(param_smooth_obsm)s
 
         Returns
         -------
@@ -48,6 +51,7 @@ class LabelTransferMixin:
         ``confidence`` (share of the ``k`` neighbours voting for it).
         """
         adata = self._validate_anndata(adata)
+        self._check_smooth_obsm(smooth_obsm)
         names, _ = self._layout()
         source = names[0] if source is None else source
         if source not in names:
@@ -61,8 +65,8 @@ class LabelTransferMixin:
         labelled = pd.notna(labels)
         if not labelled.any():
             raise ValueError(f"No {source!r} cell has a label in `adata.obs[{labels_key!r}]`.")
-        z_source = self._embed(adata, source, rows[source][labelled], batch_size)
-        z_target = self._embed(adata, target, rows[target], batch_size)
+        z_source = self._embed(adata, source, rows[source], batch_size, smooth_obsm)[labelled]
+        z_target = self._embed(adata, target, rows[target], batch_size, smooth_obsm)
         classifier = KNeighborsClassifier(n_neighbors=min(k, len(z_source)), metric="cosine")
         classifier.fit(z_source, labels[labelled].astype(str))
         probabilities = classifier.predict_proba(z_target)

@@ -58,7 +58,9 @@ def smooth_along_neighbors(
     return centre + scale * (smoothed - smoothed_centre)
 
 
-def _check(embedding: np.ndarray, representation: np.ndarray, n_neighbors: int, weight: float):
+def _check(
+    embedding: np.ndarray, representation: np.ndarray, n_neighbors: int, weight: float
+) -> None:
     if embedding.ndim != 2 or representation.ndim != 2:
         raise ValueError("`embedding` and `representation` must be 2-d (cells x dimensions).")
     if embedding.shape[0] != representation.shape[0]:

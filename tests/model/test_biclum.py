@@ -10,6 +10,7 @@ from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.dataloaders import UnpairedDataLoader
 from scvi_contrastive.model.biclum import BICLUM
 from scvi_contrastive.tools.joint_pca import joint_pca
+from scvi_contrastive.tools.neighbor_smoothing import smooth_along_neighbors
 
 RNA_ATAC = {"rna_layer": "rna", "atac_layer": "atac"}
 
@@ -176,6 +177,31 @@ def test_transfer_labels_between_modalities(trained):
     assert np.mean(predictions["predicted"].to_numpy() == truth) > 0.9
     with pytest.raises(ValueError, match="source"):
         trained.transfer_labels(source="protein")
+
+
+def test_smoothing_along_an_own_space_in_the_getters(trained):
+    atac = trained.adata.mod["atac"]
+    truth = atac.obs["cell_type"].cat.codes.to_numpy()
+    own = np.eye(4)[truth] + 0.1 * np.random.default_rng(0).normal(size=(atac.n_obs, 4))
+    atac.obsm["X_own"] = own
+    try:
+        z = trained.get_latent_representation()
+        smoothed = trained.get_latent_representation(smooth_obsm={"atac": "X_own"})
+        rows = trained.adata.obs_names.get_indexer(atac.obs_names)
+        expected = smooth_along_neighbors(z[rows], own)
+        np.testing.assert_allclose(smoothed[rows], expected, rtol=1e-5, atol=1e-5)
+        others = np.setdiff1d(np.arange(trained.adata.n_obs), rows)
+        np.testing.assert_array_equal(smoothed[others], z[others])
+        predictions = trained.transfer_labels(k=10, smooth_obsm={"atac": "X_own"})
+        assert list(predictions.index) == list(atac.obs_names)
+        labels = atac.obs["cell_type"].astype(str).to_numpy()
+        assert np.mean(predictions["predicted"].to_numpy() == labels) > 0.9
+        with pytest.raises(ValueError, match="modality names"):
+            trained.get_latent_representation(smooth_obsm={"protein": "X_own"})
+        with pytest.raises(ValueError, match="X_lsi"):
+            trained.transfer_labels(smooth_obsm={"atac": "X_lsi"})
+    finally:
+        del atac.obsm["X_own"]
 
 
 def test_save_load_gives_the_same_latent(trained, tmp_path):
