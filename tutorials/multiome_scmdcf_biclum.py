@@ -40,6 +40,7 @@ MAX_EPOCHS = int(QUICK_EPOCHS) if QUICK_EPOCHS else None  # None: each model's d
 # %%
 import matplotlib.pyplot as plt
 import mudata as md
+import muon as mu
 import numpy as np
 import pandas as pd
 import scanpy as sc
@@ -173,6 +174,22 @@ accuracy = float((predictions.loc[scored, "predicted"] == truth[scored]).mean())
 majority = float(truth[scored].value_counts(normalize=True).max())
 print(f"label transfer to ATAC cells: accuracy {accuracy:.3f} (majority class {majority:.3f})")
 pd.crosstab(truth[scored].rename("marker label"), predictions.loc[scored, "predicted"])
+
+# %% [markdown]
+# BICLUM learned the ATAC cells' embedding from their gene activity alone. The peaks hold
+# more (on SNARE-seq cortex a classifier reaches 0.68 from the peaks' LSI, 0.63 from the gene
+# activity; README, *Smoothing along the peaks' own neighbours*): with `smooth_obsm`, each ATAC
+# cell is moved halfway to its 15 nearest ATAC cells in the peaks' LSI (first component, which
+# follows sequencing depth, left out) before the vote.
+
+# %%
+peaks = mdata["atac"][atac_cells].copy()
+mu.atac.pp.tfidf(peaks, scale_factor=1e4)
+mu.atac.tl.lsi(peaks)
+unpaired["atac"].obsm["X_lsi"] = peaks.obsm["X_lsi"][:, 1:]  # the same cells, in order
+smoothed = biclum.transfer_labels(smooth_obsm={"atac": "X_lsi"})
+accuracy = float((smoothed.loc[scored, "predicted"] == truth[scored]).mean())
+print(f"label transfer, ATAC cells smoothed along the peaks: accuracy {accuracy:.3f}")
 
 # %%
 joint = sc.AnnData(obs=pd.DataFrame(index=unpaired.obs_names))
