@@ -12,6 +12,7 @@ from mudata import MuData
 
 from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.data.argument_checks import check_indices
+from scvi_contrastive.data.unpaired_backed import cell_positions
 from scvi_contrastive.model._docstrings import getter_dsp
 from scvi_contrastive.module.collect_inference import collect_inference
 from scvi_contrastive.tools.neighbor_smoothing import smooth_along_neighbors
@@ -68,17 +69,15 @@ class BilateralGettersMixin:
         self, adata: AnnData | MuData, modality: str, rows: np.ndarray, key: str
     ) -> np.ndarray:
         """``.obsm[key]`` of ``modality``'s AnnData for the cells ``rows`` of ``adata.obs``."""
-        holder, where = adata, "adata.obsm"
+        holder, where, positions = adata, "adata.obsm", rows
         if isinstance(adata, MuData):
             holder, where = adata.mod[modality], f"mdata[{modality!r}].obsm"
+            positions = cell_positions(adata, modality)[rows]
         if key not in holder.obsm:
             raise ValueError(
                 f"`smooth_obsm` names {key!r} for {modality!r}, which is not in {where}: store "
                 "the cells' own representation there first (e.g. the peaks' LSI)."
             )
-        positions = rows
-        if isinstance(adata, MuData):
-            positions = holder.obs_names.get_indexer(adata.obs_names[rows])
         return np.asarray(holder.obsm[key])[positions]
 
     @getter_dsp.dedent
