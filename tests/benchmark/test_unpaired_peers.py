@@ -6,7 +6,7 @@ import pytest
 from scvi_contrastive.benchmark.datasets import load_dataset
 from scvi_contrastive.benchmark.metrics import foscttm
 from scvi_contrastive.benchmark.peers import RunSettings
-from scvi_contrastive.benchmark.peers.glue import _links_graph
+from scvi_contrastive.benchmark.peers.glue import _exact_scanpy_neighbors, _links_graph
 from scvi_contrastive.benchmark.peers.ours import _biclum_mudata, _gene_named_antibodies
 from scvi_contrastive.benchmark.peers.unpaired_baselines import (
     _other_in_gene_space,
@@ -61,6 +61,23 @@ def test_glue_graph_from_links():
     assert {d["sign"] for _, _, d in graph.edges(data=True)} == {1}
     # The peaks that GLUE models are those linked to a gene it sees.
     assert set(atac.var_names[atac.var["highly_variable"]]) == set(kept["peak"])
+
+
+def test_glue_balancing_neighbors_are_exact_on_large_sets():
+    # GLUE's balancing weights call scanpy's cosine neighbour search on each modality; from
+    # 4,096 cells scanpy's default goes through pynndescent, whose graphs some scanpy
+    # versions cannot read. Inside the context the search is sklearn's exact one.
+    import anndata as ad
+    import scanpy as sc
+
+    original = sc.pp.neighbors
+    cells = ad.AnnData(obsm={"X_lsi": np.random.default_rng(0).random((4200, 20))})
+    with _exact_scanpy_neighbors():
+        sc.pp.neighbors(cells, use_rep="X_lsi", n_pcs=20, metric="cosine")
+    assert sc.pp.neighbors is original
+    distances = cells.obsp["distances"]
+    assert distances.shape == (4200, 4200)
+    assert (np.diff(distances.indptr) == 14).all()  # 15 neighbours, the cell itself left out
 
 
 def test_named_antibodies_pair_with_their_genes():

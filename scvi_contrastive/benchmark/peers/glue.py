@@ -12,10 +12,13 @@ their embedding rows are NaN and the scoring skips them.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import logging
 import shutil
 import tempfile
+from unittest import mock
 
 import networkx as nx
 import numpy as np
@@ -29,6 +32,20 @@ from scvi_contrastive.benchmark.result import MethodResult, measure_training, to
 logger = logging.getLogger(__name__)
 
 EXTEND_RANGE = 2000
+
+
+@contextlib.contextmanager
+def _exact_scanpy_neighbors():
+    """Make ``sc.pp.neighbors`` use the exact sklearn search while GLUE trains.
+
+    GLUE's balancing weights cluster each modality with scanpy's default (cosine) neighbour
+    search, which from 4,096 cells on goes through pynndescent; scanpy 1.11 cannot read
+    pynndescent 0.7's graphs (``csr_array`` has no ``getnnz``), so GLUE stopped with an
+    ``AttributeError`` on SNARE. ``tools.clustering.neighbors_graph`` avoids it the same way.
+    """
+    exact = functools.partial(sc.pp.neighbors, transformer="sklearn")
+    with mock.patch.object(sc.pp, "neighbors", exact):
+        yield
 
 
 def _gene_coordinates(rna) -> None:
@@ -115,7 +132,11 @@ def run_glue(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
     max_epochs = settings.epochs(None, quick=5)
     if max_epochs is not None:
         fit_kws["max_epochs"] = max_epochs
-    with tempfile.TemporaryDirectory() as tmp, measure_training() as cost:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        measure_training() as cost,
+        _exact_scanpy_neighbors(),
+    ):
         fit_kws["directory"] = tmp
         glue = scglue.models.fit_SCGLUE(
             {"rna": rna, "atac": atac},
