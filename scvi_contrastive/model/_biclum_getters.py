@@ -58,26 +58,32 @@ class BilateralGettersMixin:
             latent = smooth_along_neighbors(latent, space).astype(np.float32)
         return latent
 
-    def _check_smooth_obsm(self, smooth_obsm: dict[str, str] | None) -> None:
+    def _check_smooth_obsm(
+        self, adata: AnnData | MuData, smooth_obsm: dict[str, str] | None
+    ) -> None:
+        """Raise before any inference unless every ``smooth_obsm`` entry can be looked up."""
+        if smooth_obsm is None:
+            return
         names, _ = self._layout()
-        if smooth_obsm is not None and not set(smooth_obsm) <= set(names):
+        if not set(smooth_obsm) <= set(names):
             raise ValueError(
                 f"`smooth_obsm` keys must be modality names {names}, got {sorted(smooth_obsm)}."
             )
+        for modality, key in smooth_obsm.items():
+            holder, where = _obsm_holder(adata, modality)
+            if key not in holder.obsm:
+                raise ValueError(
+                    f"`smooth_obsm` names {key!r} for {modality!r}, which is not in {where}: "
+                    "store the cells' own representation there first (e.g. the peaks' LSI)."
+                )
 
+    @staticmethod
     def _own_space(
-        self, adata: AnnData | MuData, modality: str, rows: np.ndarray, key: str
+        adata: AnnData | MuData, modality: str, rows: np.ndarray, key: str
     ) -> np.ndarray:
         """``.obsm[key]`` of ``modality``'s AnnData for the cells ``rows`` of ``adata.obs``."""
-        holder, where, positions = adata, "adata.obsm", rows
-        if isinstance(adata, MuData):
-            holder, where = adata.mod[modality], f"mdata[{modality!r}].obsm"
-            positions = cell_positions(adata, modality)[rows]
-        if key not in holder.obsm:
-            raise ValueError(
-                f"`smooth_obsm` names {key!r} for {modality!r}, which is not in {where}: store "
-                "the cells' own representation there first (e.g. the peaks' LSI)."
-            )
+        holder, _ = _obsm_holder(adata, modality)
+        positions = cell_positions(adata, modality)[rows] if isinstance(adata, MuData) else rows
         return np.asarray(holder.obsm[key])[positions]
 
     @getter_dsp.dedent
@@ -109,7 +115,7 @@ class BilateralGettersMixin:
         ``(len(indices), n_latent)`` array in the order of ``indices``.
         """
         adata = self._validate_anndata(adata)
-        self._check_smooth_obsm(smooth_obsm)
+        self._check_smooth_obsm(adata, smooth_obsm)
         names, _ = self._layout()
         if modality != "joint" and modality not in names:
             raise ValueError(f"`modality` must be 'joint' or one of {names}, got {modality!r}.")
@@ -145,3 +151,10 @@ class BilateralGettersMixin:
         obs_names = np.asarray(self.adata.obs_names)
         pairs = dict(zip(names, self.mnn_pairs_, strict=True))
         return pd.DataFrame({name: obs_names[rows] for name, rows in pairs.items()})
+
+
+def _obsm_holder(adata: AnnData | MuData, modality: str) -> tuple[AnnData | MuData, str]:
+    """The object whose ``.obsm`` holds ``modality``'s own space, and its name for errors."""
+    if isinstance(adata, MuData):
+        return adata.mod[modality], f"mdata[{modality!r}].obsm"
+    return adata, "adata.obsm"
