@@ -145,6 +145,7 @@ class ContrastiveFusionModule(BaseModuleClass):
                 f"{contrastive_loss!r}."
             )
         self.n_features = {m: n_features[m] for m in self.modalities}
+        self.n_batch = n_batch
         self.likelihoods = resolve_likelihoods(self.modalities, likelihoods)
         self.contrastive_loss = contrastive_loss
         self.lamb = lamb

@@ -7,6 +7,8 @@ from typing import Literal
 
 import numpy as np
 import torch
+from scvi.module import Classifier
+from scvi.train import AdversarialTrainingPlan, TrainingPlan
 
 from ..module.fusion import ContrastiveFusionModule
 from ..nn.fusion import WeightedConcatFusion, cluster_fit_weights
@@ -16,7 +18,11 @@ from .plan import SyncedTrainingPlan
 logger = logging.getLogger(__name__)
 
 
-class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
+#: Weight of the adversarial batch classifier's fooling term (see the plan's docstring).
+DEFAULT_ADVERSARIAL_SCALE = 1.0
+
+
+class ContrastiveFusionTrainingPlan(SyncedTrainingPlan, AdversarialTrainingPlan):
     """scvi's :class:`~scvi.train.TrainingPlan` with scMDCF's pretrain → clustering schedule.
 
     For the first ``n_epochs_pretrain`` epochs the module learns from reconstruction and
@@ -30,6 +36,12 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
     :class:`~scvi_contrastive.train.ScheduledRefresh` callback that ``SCMDCF.train`` adds.
     Every rank of a distributed run embeds all training cells (not only its shard) with the
     same seed, and rank 0's weights and centres are broadcast so that all ranks use the same.
+
+    With ``adversarial_classifier=True`` it trains as scvi's
+    :class:`~scvi.train.AdversarialTrainingPlan` (totalVI's): a small classifier learns to
+    tell each cell's batch from its joint embedding, and the module is trained to fool it, so
+    that cells of one type from different batches mix locally. Otherwise it optimises exactly
+    as :class:`~scvi.train.TrainingPlan` does.
 
     Parameters
     ----------
@@ -55,6 +67,17 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
         :class:`~scvi_contrastive.nn.fusion.WeightedConcatFusion` are re-estimated (Leiden on
         the joint embedding, then :func:`~scvi_contrastive.nn.fusion.cluster_fit_weights`);
         they are estimated once more, and then kept, when the clustering phase begins.
+    adversarial_classifier
+        Train the adversarial batch classifier (needs a module with more than one batch).
+    scale_adversarial_loss
+        Weight of the fooling term. A constant: scvi's ``"auto"`` (one minus the KL weight)
+        would fade within the first quarter of SCMDCF's training, where its KL warm-up ends.
+    gradient_clip_val
+        Clip the gradient norm to this value with the adversarial classifier (whose manual
+        optimisation Lightning's ``Trainer(gradient_clip_val=...)`` cannot clip);
+        ``SCMDCF.train`` moves the Trainer argument here.
+    gradient_clip_algorithm
+        ``"norm"`` or ``"value"``, as Lightning's argument of that name.
     **kwargs
         Passed to :class:`~scvi.train.TrainingPlan` (``lr``, ``weight_decay``, ...).
     """
@@ -70,9 +93,35 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
         cluster_seed: int = 0,
         clustering_loss_weights: dict | None = None,
         n_weight_refreshes: int = 4,
+        adversarial_classifier: bool = False,
+        scale_adversarial_loss: float = DEFAULT_ADVERSARIAL_SCALE,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: Literal["norm", "value"] = "norm",
         **kwargs,
     ):
-        super().__init__(module, **kwargs)
+        if adversarial_classifier and module.n_batch < 2:
+            raise ValueError(
+                "`adversarial_classifier=True` needs more than one batch; the model has "
+                f"{module.n_batch}. Register a `batch_key` in `setup_mudata` or train without it."
+            )
+        super().__init__(
+            module,
+            adversarial_classifier=False,
+            scale_adversarial_loss=scale_adversarial_loss,
+            **kwargs,
+        )
+        if adversarial_classifier:
+            # scvi's own classifier, read from the joint embedding (n_latent per modality).
+            self.n_output_classifier = module.n_batch
+            self.adversarial_classifier = Classifier(
+                n_input=module.n_joint,
+                n_hidden=32,
+                n_labels=module.n_batch,
+                n_layers=2,
+                logits=True,
+            )
+        self.automatic_optimization = not adversarial_classifier
+        self.manual_clip = (gradient_clip_val, gradient_clip_algorithm)
         self.n_epochs_pretrain = n_epochs_pretrain
         self.n_clusters = n_clusters
         self.cluster_init = cluster_init
@@ -80,6 +129,38 @@ class ContrastiveFusionTrainingPlan(SyncedTrainingPlan):
         self.cluster_seed = cluster_seed
         self.clustering_loss_weights = dict(clustering_loss_weights or {})
         self.n_weight_refreshes = n_weight_refreshes
+
+    def training_step(self, batch, batch_idx):
+        """The adversarial step of scvi with the classifier, its plain step without."""
+        if self.automatic_optimization:
+            return TrainingPlan.training_step(self, batch, batch_idx)
+        return super().training_step(batch, batch_idx)
+
+    def configure_optimizers(self):
+        """Two optimisers (module, classifier) with the classifier, else scvi's one."""
+        if self.automatic_optimization:
+            return TrainingPlan.configure_optimizers(self)
+        return super().configure_optimizers()
+
+    def on_train_epoch_end(self) -> None:
+        """Step a learning-rate scheduler as the active mode of optimisation needs."""
+        if self.automatic_optimization:
+            return TrainingPlan.on_train_epoch_end(self)
+        return super().on_train_epoch_end()
+
+    def on_validation_epoch_end(self) -> None:
+        """Step a learning-rate scheduler as the active mode of optimisation needs."""
+        if self.automatic_optimization:
+            return TrainingPlan.on_validation_epoch_end(self)
+        return super().on_validation_epoch_end()
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Clip the gradients of each optimiser's parameters, if asked to."""
+        value, algorithm = self.manual_clip
+        if value is not None:
+            self.clip_gradients(
+                optimizer, gradient_clip_val=value, gradient_clip_algorithm=algorithm
+            )
 
     def on_train_epoch_start(self) -> None:
         """Switch the clustering phase's loss weights on once the DEC centres exist."""
