@@ -335,7 +335,7 @@ class SCMDCF(
             on when the model has more than one batch, except for a model from
             :meth:`load_query_data`, whose encoders query training does not move. On the two
             BMMC sets it raised scib-metrics' batch correction and kept the cell types
-            (README, seventh round).
+            (README, decision 10).
         plan_kwargs
             Passed to :class:`~scvi_contrastive.train.ContrastiveFusionTrainingPlan`; values
             here override the arguments above.
