@@ -333,9 +333,10 @@ class SCMDCF(
             can, so that cells of the same type from different batches mix locally (the
             per-batch centring of the inputs removes only each batch's mean shift). ``None``:
             on when the model has more than one batch, except for a model from
-            :meth:`load_query_data`, whose encoders query training does not move. On the two
-            BMMC sets it raised scib-metrics' batch correction and kept the cell types
-            (README, decision 10).
+            :meth:`load_query_data`, whose training fits the new batches' parameters and
+            leaves the encoders as they are (pass ``True`` with ``unfrozen=True`` to use it
+            there). On the two BMMC sets it raised scib-metrics' batch correction and kept
+            the cell types (README, decision 10).
         plan_kwargs
             Passed to :class:`~scvi_contrastive.train.ContrastiveFusionTrainingPlan`; values
             here override the arguments above.

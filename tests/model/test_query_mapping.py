@@ -62,6 +62,7 @@ def test_scmdcf_query_mapping_trains_only_the_new_batch(scmdcf_reference):
     before = {k: v.clone() for k, v in query_model.module.state_dict().items()}
     latent_before = query_model.get_latent_representation()
     query_model.train(max_epochs=3, batch_size=64, **TRAIN)
+    assert query_model.trainer.lightning_module.adversarial_classifier is False
 
     changed = {
         k for k, v in query_model.module.state_dict().items() if not torch.equal(v, before[k])
