@@ -117,30 +117,14 @@ class _ClassifierAtStart(pl.Callback):
         self.weights = copy.deepcopy(pl_module.adversarial_classifier.state_dict())
 
 
-class _ClippedSteps(pl.Callback):
-    """Gradient norm of the module at each of its optimiser's steps."""
-
-    def __init__(self):
-        self.norms = []
-
-    def on_train_start(self, trainer, pl_module):
-        def record(*_):
-            grads = [p.grad.norm() for p in pl_module.module.parameters() if p.grad is not None]
-            self.norms.append(float(torch.stack(grads).norm()))
-
-        trainer.optimizers[0].register_step_post_hook(record)
-
-
 def test_batches_train_against_an_adversarial_batch_classifier():
     model = SCMDCF(setup(synthetic(), batch_key="batch"), n_latent=5, n_clusters=3)
-    start, steps = _ClassifierAtStart(), _ClippedSteps()
-    model.train(max_epochs=3, gradient_clip_val=0.01, callbacks=[start, steps], **TRAIN)
+    start = _ClassifierAtStart()
+    model.train(max_epochs=3, callbacks=[start], **TRAIN)
     plan = model.trainer.lightning_module
     assert isinstance(plan.adversarial_classifier, Classifier)
     trained = plan.adversarial_classifier.state_dict()
     assert any(not torch.equal(w, trained[k]) for k, w in start.weights.items())
-    # Lightning cannot clip manual optimisation; the plan clips what the Trainer was given.
-    assert len(steps.norms) > 0 and max(steps.norms) <= 0.01 * (1 + 1e-4)
     assert np.isfinite(model.history["train_loss"].to_numpy(dtype=float)).all()
 
     model = SCMDCF(setup(synthetic(), batch_key="batch"), n_latent=5, n_clusters=3)
