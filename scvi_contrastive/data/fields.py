@@ -23,7 +23,7 @@ from scvi.data.fields import LayerField, MuDataWrapper, ObsmField
 from .._constants import SETUP_PREFIX
 from .backed import check_readable_by_rows
 from .count_checks import check_counts
-from .validation import check_feature_names, check_in_memory
+from .validation import check_feature_names, check_in_memory, named_layers
 
 OBSERVED_OBSM_KEY = f"{SETUP_PREFIX}_observed"
 
@@ -42,7 +42,7 @@ def _get_layer(adata, layer: str | None):
         return adata.X
     if layer not in adata.layers:
         raise ValueError(
-            f"Layer {layer!r} not found; available layers: {sorted(adata.layers)}. Pass an "
+            f"Layer {layer!r} not found; available layers: {sorted(named_layers(adata))}. Pass an "
             "existing layer or `None` for `.X`."
         )
     return adata.layers[layer]

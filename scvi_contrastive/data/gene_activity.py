@@ -34,6 +34,7 @@ from .genomic_coordinates import (
     match_chrom_names,
     peak_table,
 )
+from .validation import named_layers
 
 logger = logging.getLogger(__name__)
 
@@ -311,7 +312,7 @@ def _counts_matrix(atac: ad.AnnData, layer: str | None) -> sparse.csr_matrix:
         source, matrix = f"`atac.layers[{layer!r}]`", atac.layers[layer]
     else:
         raise ValueError(
-            f"`layer={layer!r}` is not a layer of `atac` (layers: {list(atac.layers)}). Pass "
+            f"`layer={layer!r}` is not a layer of `atac` (layers: {named_layers(atac)}). Pass "
             "one of them, or `layer=None` to use `atac.X`."
         )
     if matrix is None:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .normalization import log_normalize
+from .validation import named_layers
 
 #: Canonical PBMC markers of the four major lineages (all present in the shipped Multiome subset).
 PBMC_MARKERS: dict[str, list[str]] = {
@@ -59,7 +60,7 @@ def marker_labels(
             "the data set measures."
         )
     if layer is not None and layer not in rna.layers:
-        raise ValueError(f"`layer={layer!r}` is not in `rna.layers` ({list(rna.layers)}).")
+        raise ValueError(f"`layer={layer!r}` is not in `rna.layers` ({named_layers(rna)}).")
     counts = rna.X if layer is None else rna.layers[layer]
     logged = log_normalize(counts)
     scores = np.column_stack(

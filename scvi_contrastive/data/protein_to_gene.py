@@ -20,6 +20,8 @@ import pandas as pd
 from scipy import sparse
 from scvi import settings
 
+from .validation import named_layers
+
 logger = logging.getLogger(__name__)
 
 #: Antibody target (CD name or common protein name) -> HGNC gene symbol of the protein. Keys are
@@ -247,7 +249,7 @@ def protein_to_gene(
         X=_combine(prot.X, combine),
         obs=prot.obs.copy(),
         var=var,
-        layers={name: _combine(layer, combine) for name, layer in prot.layers.items()},
+        layers={name: _combine(prot.layers[name], combine) for name in named_layers(prot)},
     )
     result.uns["protein_to_gene"] = {
         "unmapped": unmapped,

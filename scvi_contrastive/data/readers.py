@@ -8,6 +8,7 @@ the folder named by the ``SCVI_CONTRASTIVE_DATA`` environment variable, else in
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +17,7 @@ import h5py
 import mudata as md
 import numpy as np
 import pandas as pd
+from anndata.io import read_elem
 from scipy import sparse
 
 DATA_ENV_VAR = "SCVI_CONTRASTIVE_DATA"
@@ -200,7 +202,7 @@ def read_pbmc_multiome(path: str | os.PathLike | None = None) -> md.MuData:
 
     """
     target = _locate(_MULTIOME["file"], _MULTIOME["source"], path)
-    mdata = md.read_h5mu(target)
+    mdata = _read_modalities(target)
     for mod in mdata.mod.values():
         mod.layers["counts"] = mod.X.copy()
     atac = mdata.mod["atac"]
@@ -211,6 +213,25 @@ def read_pbmc_multiome(path: str | os.PathLike | None = None) -> md.MuData:
     atac.uns["files"] = {"fragments": str(target.parent.resolve() / _MULTIOME["fragments"])}
     mdata.uns["dataset"] = {"name": "pbmc_multiome", "source": _MULTIOME["source"]}
     return mdata
+
+
+def _read_modalities(target: Path) -> md.MuData:
+    """A MuData of the file's modalities, each read element by element.
+
+    The Multiome file predates the ``anndata`` encoding of modality groups, which mudata 0.4
+    (what pip installs on Python 3.12 and newer) requires of ``read_h5mu``; anndata's element
+    reader takes each modality's ``X``, ``obs``, ``var`` and ``uns`` as they are with every
+    supported version.
+    """
+    # The file is known to be of the old format: anndata's warning per element tells the user
+    # nothing they can act on.
+    with h5py.File(target, "r") as file, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ad.OldFormatWarning)
+        mods = {
+            name: ad.AnnData(**{key: read_elem(group[key]) for key in group})
+            for name, group in file["mod"].items()
+        }
+    return md.MuData(mods)
 
 
 def read_h5mu_dataset(name: str, path: str | os.PathLike | None = None) -> md.MuData:

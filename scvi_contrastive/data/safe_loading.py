@@ -26,7 +26,8 @@ _FORCE_NO_WEIGHTS_ONLY = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
 
 #: Names, as a pickle writes them, of what saved models are built from besides tensors and
 #: plain containers: numpy arrays and scalars (numpy 1 and 2 name their module differently),
-#: and the pandas tables of the training history in saves made before this module existed.
+#: and the pandas tables of the training history in saves made before this module existed
+#: (pandas 3 names its classes from the top-level module and stores text as string arrays).
 _SAVED_NAMES = (
     "builtins.dict",
     "builtins.slice",
@@ -43,6 +44,12 @@ _SAVED_NAMES = (
     "pandas.core.indexes.range.RangeIndex",
     "pandas.core.internals.managers.BlockManager",
     "pandas._libs.internals._unpickle_block",
+    "pandas.DataFrame",
+    "pandas.Index",
+    "pandas.RangeIndex",
+    "pandas.StringDtype",
+    "pandas.arrays.StringArray",
+    "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
 )
 
 

@@ -17,6 +17,11 @@ from scvi import settings
 MIN_PAIRED_SHARE = 0.5
 
 
+def named_layers(adata) -> list[str]:
+    """The names of ``adata.layers``; anndata 0.13 lists ``.X`` there too, as ``None``."""
+    return [name for name in adata.layers if name is not None]
+
+
 def check_in_memory(adata, description: str, reason: str = "the model needs it in memory") -> None:
     """Raise ``ValueError`` if ``adata`` (an AnnData or MuData) is backed on disk.
 
@@ -140,7 +145,7 @@ def check_layer(mdata, mod_key: str, layer: str | None, argument: str) -> None:
     if layer is not None and layer not in mdata.mod[mod_key].layers:
         raise ValueError(
             f"Layer {layer!r} (`{argument}`) not found in modality {mod_key!r} (layers: "
-            f"{list(mdata.mod[mod_key].layers)}). Pass its raw-count layer, or None for `.X`."
+            f"{named_layers(mdata.mod[mod_key])}). Pass its raw-count layer, or None for `.X`."
         )
 
 

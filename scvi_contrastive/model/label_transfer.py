@@ -59,7 +59,15 @@ class LabelTransferMixin:
         target = names[1 - names.index(source)]
         labels_key = labels_key or self.registry_["setup_args"].get("labels_key")
         if labels_key is None or labels_key not in adata.obs:
-            raise ValueError(f"`labels_key` must be a column of `adata.obs`, got {labels_key!r}.")
+            hint = (
+                ""
+                if labels_key is None
+                else " mudata 0.4 and newer no longer copy a modality's columns into `mdata.obs`:"
+                " add it, e.g. `mdata.obs['cell_type'] = mdata['rna'].obs['cell_type']`."
+            )
+            raise ValueError(
+                f"`labels_key` must be a column of `adata.obs`, got {labels_key!r}.{hint}"
+            )
         rows = self._modality_rows(self.get_anndata_manager(adata, required=True))
         labels = adata.obs[labels_key].to_numpy()[rows[source]]
         labelled = pd.notna(labels)

@@ -311,7 +311,9 @@ def test_bad_counts(value, match):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="`layer='counts'` is not a layer"):
+    with pytest.raises(
+        ValueError, match=r"`layer='counts'` is not a layer of `atac` \(layers: \[\]\)"
+    ):
         _activity(layer="counts")
     with pytest.raises(TypeError, match="`genes` must be"):
         _activity(genes=["A", "B"])

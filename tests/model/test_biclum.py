@@ -177,6 +177,8 @@ def test_transfer_labels_between_modalities(trained):
     assert np.mean(predictions["predicted"].to_numpy() == truth) > 0.9
     with pytest.raises(ValueError, match="source"):
         trained.transfer_labels(source="protein")
+    with pytest.raises(ValueError, match=r"got 'celltype'.*mudata 0\.4.*mdata\['rna'\]\.obs"):
+        trained.transfer_labels("celltype")
 
 
 def test_smoothing_along_an_own_space_in_the_getters(trained):

@@ -52,7 +52,9 @@ def _mudata(n_rna: int = 160, n_atac: int = 130, shared: int = 0) -> md.MuData:
         modalities["atac"].obs_names = names
     mdata = md.MuData(modalities)
     mdata.obs["batch"] = np.resize(["a", "b"], mdata.n_obs)
-    mdata.obs["cell_type"] = mdata.obs["rna:cell_type"].fillna(mdata.obs["atac:cell_type"])
+    # From the modalities: mudata 0.4 no longer copies their columns into mdata.obs.
+    by_rna, by_atac = (modalities[m].obs["cell_type"].astype(str) for m in ("rna", "atac"))
+    mdata.obs["cell_type"] = pd.Categorical(by_rna.combine_first(by_atac)[mdata.obs_names])
     return mdata
 
 

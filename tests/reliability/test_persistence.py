@@ -167,7 +167,7 @@ def test_saves_in_scvi_tools_own_format_still_load(case, trained, tmp_path, monk
     trained.save(tmp_path / "old", save_anndata=True)
     monkeypatch.undo()
     needed = torch.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "old" / "model.pt")
-    assert "pandas.core.frame.DataFrame" in needed
+    assert {"pandas.core.frame.DataFrame", "pandas.DataFrame"} & set(needed)  # pandas 2 / 3
     loaded = case.cls.load(tmp_path / "old")
     np.testing.assert_array_equal(
         loaded.get_latent_representation(), trained.get_latent_representation()
