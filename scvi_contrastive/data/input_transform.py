@@ -8,7 +8,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 
-from ..nn.input_transform import n_transform_components
+from ..nn.input_transform import PEARSON_THETA, n_transform_components
 from ..tools.sketch import sketch_rows
 from .backed import read_rows
 from .normalization import log_normalize
@@ -25,13 +25,34 @@ def _idf(counts: sparse.csr_matrix) -> np.ndarray:
     return np.log1p(counts.shape[0] / (1.0 + detected))
 
 
+def _gene_shares(counts: sparse.csr_matrix) -> np.ndarray:
+    totals = np.asarray(counts.sum(axis=0), dtype=np.float64).ravel()
+    return totals / max(totals.sum(), 1.0)
+
+
+def _feature_weight(counts: sparse.csr_matrix, kind: str) -> np.ndarray:
+    """The transform's ``feature_weight``: IDF, genes' shares of the counts, or ones."""
+    if kind == "tfidf":
+        return _idf(counts)
+    if kind == "pearson_residuals":
+        return _gene_shares(counts)
+    return np.ones(counts.shape[1])
+
+
 def normalized_features(
     counts: sparse.csr_matrix, kind: str, feature_weight: np.ndarray, target_sum: float
 ):
     """The transform's normalisation before standardisation (cells × features).
 
     Dense, except for ``"tfidf"``, whose zeros stay zeros and which stays sparse.
+    ``feature_weight`` is the IDF for ``"tfidf"`` and the genes' shares of the counts for
+    ``"pearson_residuals"``.
     """
+    if kind == "pearson_residuals":
+        dense = counts.toarray().astype(np.float64)
+        expected = dense.sum(axis=1, keepdims=True) * feature_weight
+        variance = np.maximum(expected + expected**2 / PEARSON_THETA, 1e-12)
+        return (dense - expected) / np.sqrt(variance)
     if kind == "clr":
         logged = np.log1p(counts.toarray())
         return logged - logged.mean(axis=1, keepdims=True)
@@ -42,7 +63,7 @@ def normalized_features(
 def fit_input_transform(
     matrix,
     rows: np.ndarray | None = None,
-    kind: Literal["log_normalize", "clr", "tfidf"] = "log_normalize",
+    kind: Literal["log_normalize", "pearson_residuals", "clr", "tfidf"] = "log_normalize",
     n_components: int | None = 50,
     target_sum: float = 1e4,
     seed: int = 0,
@@ -60,7 +81,9 @@ def fit_input_transform(
         Cells to fit on (all when ``None``); at most :data:`MAX_FIT_CELLS` of them, drawn at
         random, are used.
     kind
-        ``"log_normalize"`` (RNA: PCA of standardised log-normalised counts), ``"clr"``
+        ``"log_normalize"`` (RNA: PCA of standardised log-normalised counts),
+        ``"pearson_residuals"`` (RNA: PCA of centred, unstandardised analytic Pearson
+        residuals; see :class:`~scvi_contrastive.nn.InputTransform`), ``"clr"``
         (protein: standardised CLR values, PCA only when there are more features than
         ``n_components``) or ``"tfidf"`` (ATAC: latent semantic indexing, the SVD of the
         uncentred TF-IDF matrix without its first component, which follows sequencing depth).
@@ -94,7 +117,7 @@ def fit_input_transform(
         max_cells = min(max_cells, max(2_000, MAX_DENSE_VALUES // n_features))
     rows = sketch_rows(rows, max_cells, seed)
     counts = read_rows(matrix, rows)
-    weight = _idf(counts) if kind == "tfidf" else np.ones(n_features)
+    weight = _feature_weight(counts, kind)
     normalized = normalized_features(counts, kind, weight, target_sum)
     del counts
     shift = np.zeros((n_features, max(n_batch, 1)))
@@ -120,8 +143,12 @@ def fit_input_transform(
                 standardized -= shift[:, b]
             else:
                 standardized[members] -= shift[:, b]
-        std = np.maximum(standardized.std(axis=0), 1e-3)
-        np.divide(standardized, std, out=standardized)
+        if kind == "pearson_residuals":
+            # Residuals are already on a common scale: a gene weighs by its overdispersion.
+            std = np.ones(n_features)
+        else:
+            std = np.maximum(standardized.std(axis=0), 1e-3)
+            np.divide(standardized, std, out=standardized)
         np.clip(standardized, -10.0, 10.0, out=standardized)
     loadings = _loadings(standardized, kind, n_components, seed)
     scores = np.asarray(standardized @ loadings)
@@ -152,18 +179,26 @@ def _loadings(standardized: np.ndarray, kind: str, n_components: int | None, see
 
 
 def batch_feature_means(
-    matrix, rows: np.ndarray, kind: str, target_sum: float = 1e4, seed: int = 0
+    matrix,
+    rows: np.ndarray,
+    kind: str,
+    target_sum: float = 1e4,
+    seed: int = 0,
+    feature_weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Mean of each normalised feature over ``rows`` (at most :data:`MAX_FIT_CELLS` of them).
 
     The per-batch centre of :class:`~scvi_contrastive.nn.InputTransform` for a batch the
     transform was not fitted on (a query batch), computed as :func:`fit_input_transform`
-    computes the reference batches' centres.
+    computes the reference batches' centres. ``feature_weight`` is the fitted transform's
+    (the reference genes' shares for ``"pearson_residuals"``); ``None``: ones.
     """
     rows = np.asarray(rows)
     if rows.size == 0:
         raise ValueError("No cells to compute the batch's feature means from.")
     rows = sketch_rows(rows, MAX_FIT_CELLS, seed)
     counts = read_rows(matrix, rows)
-    normalized = normalized_features(counts, kind, np.ones(matrix.shape[1]), target_sum)
+    if feature_weight is None:
+        feature_weight = np.ones(matrix.shape[1])
+    normalized = normalized_features(counts, kind, feature_weight, target_sum)
     return normalized.mean(axis=0).astype(np.float32)

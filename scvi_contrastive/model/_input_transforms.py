@@ -8,7 +8,7 @@ from scvi.data import AnnDataManager
 
 from .._constants import COUNT_KEYS, REGISTRY_KEYS
 from ..data.input_transform import MAX_FIT_CELLS, batch_feature_means, fit_input_transform
-from ..module.fusion import TRANSFORM_KINDS, ContrastiveFusionModule
+from ..module.fusion import ContrastiveFusionModule
 from ..tools.sketch import sketch_rows
 
 
@@ -63,7 +63,7 @@ def _fit_transforms(
         statistics = fit_input_transform(
             counts[m],
             np.flatnonzero(measured[:, i]),
-            kind=TRANSFORM_KINDS[m],
+            kind=module.encoders[m].transform.kind,
             n_components=module.n_input_components,
             seed=seed,
             batches=batches,
@@ -83,7 +83,7 @@ def centre_new_batches(
     measured, batches = _measured_and_batches(adata_manager)
     for i, m in enumerate(module.modalities):
         transform = module.encoders[m].transform
-        if TRANSFORM_KINDS[m] == "tfidf":
+        if transform.kind == "tfidf":
             continue
         matrix = adata_manager.get_from_registry(COUNT_KEYS[m])
         shift = transform.batch_shift.clone().cpu()
@@ -91,6 +91,12 @@ def centre_new_batches(
             if b < n_reference_batches:
                 continue
             rows = np.flatnonzero((batches == b) & measured[:, i])
-            means = batch_feature_means(matrix, rows, TRANSFORM_KINDS[m], transform.target_sum)
+            means = batch_feature_means(
+                matrix,
+                rows,
+                transform.kind,
+                transform.target_sum,
+                feature_weight=transform.feature_weight.cpu().numpy(),
+            )
             shift[:, int(b)] = torch.from_numpy(means) - transform.feature_mean.cpu()
         transform.set_statistics({"batch_shift": shift})

@@ -87,7 +87,10 @@ class SCMDCF(
     - Each encoder reads its modality through a fixed PCA (RNA: log-normalised, scaled; protein:
       CLR) or LSI (ATAC: TF-IDF) fitted on the training cells (``n_input_components``), then a
       linear map plus a non-linear correction that starts at zero. Deep encoders on thousands
-      of raw features lost the cell-type structure on a few hundred cells.
+      of raw features lost the cell-type structure on a few hundred cells. The module
+      argument ``rna_input="pearson_residuals"`` feeds the RNA PCA analytic Pearson residuals
+      instead: better on RNA + ATAC data whose peaks carry little cell type, worse on
+      CITE-seq in the README's benchmark (eleventh round).
     - With ``batch_key``, each batch's RNA and protein features are centred on the batch's own
       means before that PCA (the location step of ComBat), which removes most of a batch
       shift before any training; query batches get their centres from the query cells

@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 #: How each kind of count matrix is normalised before the projection.
-TRANSFORMS = ("log_normalize", "clr", "tfidf")
+TRANSFORMS = ("log_normalize", "pearson_residuals", "clr", "tfidf")
+#: Overdispersion of the analytic Pearson residuals (Lause et al. 2021; scanpy's default).
+PEARSON_THETA = 100.0
 
 
 def n_transform_components(n_features: int, kind: str, n_components: int | None) -> int:
@@ -25,7 +27,13 @@ class InputTransform(nn.Module):
     """Normalise raw counts as a standard single-cell pipeline would, then project them.
 
     ``"log_normalize"`` (RNA): ``log1p(counts / library * 1e4)``, standardised per feature and
-    clipped at ±10, as before a PCA in scanpy. ``"clr"`` (protein): the centred log-ratio of
+    clipped at ±10, as before a PCA in scanpy. ``"pearson_residuals"`` (RNA, opt-in): the
+    analytic Pearson residuals of a negative binomial with overdispersion
+    :data:`PEARSON_THETA`, ``(counts - mu) / sqrt(mu + mu**2 / theta)`` with ``mu = library *
+    share`` (each gene's share of the training counts, kept in ``feature_weight``), centred
+    per feature and clipped at ±10 but not standardised, as scanpy's
+    ``normalize_pearson_residuals``: sequencing depth is modelled rather than divided out, and
+    each gene weighs by its overdispersion. ``"clr"`` (protein): the centred log-ratio of
     ``log1p(counts)`` per cell, standardised per feature. ``"tfidf"`` (ATAC):
     ``log1p(counts / library * idf * 1e4)``, the TF-IDF behind latent semantic indexing.
     The normalised features are then multiplied by fixed ``loadings`` (a PCA or LSI computed
@@ -54,7 +62,7 @@ class InputTransform(nn.Module):
         self,
         n_input: int,
         n_output: int,
-        kind: Literal["log_normalize", "clr", "tfidf"] = "log_normalize",
+        kind: Literal["log_normalize", "pearson_residuals", "clr", "tfidf"] = "log_normalize",
         target_sum: float = 1e4,
         n_batch: int = 1,
     ):
@@ -76,18 +84,22 @@ class InputTransform(nn.Module):
         self, counts: torch.Tensor, batch_index: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Normalised, standardised (per batch, when ``batch_index`` is given) features."""
-        if self.kind == "clr":
-            logged = torch.log1p(counts)
-            logged = logged - logged.mean(dim=1, keepdim=True)
+        if self.kind == "pearson_residuals":
+            expected = counts.sum(dim=1, keepdim=True) * self.feature_weight
+            variance = expected + expected**2 / PEARSON_THETA
+            values = (counts - expected) / variance.clamp_min(1e-12).sqrt()
+        elif self.kind == "clr":
+            values = torch.log1p(counts)
+            values = values - values.mean(dim=1, keepdim=True)
         else:
             library = counts.sum(dim=1, keepdim=True).clamp_min(1.0)
-            logged = torch.log1p(counts * self.feature_weight / library * self.target_sum)
+            values = torch.log1p(counts * self.feature_weight / library * self.target_sum)
         if self.kind == "tfidf":
-            return logged
+            return values
         centre = self.feature_mean
         if batch_index is not None:
             centre = centre + self.batch_shift[:, batch_index.reshape(-1).long()].T
-        standardized = (logged - centre) / self.feature_std
+        standardized = (values - centre) / self.feature_std
         return standardized.clamp(-10.0, 10.0)
 
     def forward(
@@ -100,7 +112,8 @@ class InputTransform(nn.Module):
     def set_statistics(self, statistics: dict[str, torch.Tensor]) -> None:
         """Fix the transform from statistics fitted on the training cells.
 
-        ``statistics`` holds ``feature_weight`` (the IDF for ``"tfidf"``, else ones),
+        ``statistics`` holds ``feature_weight`` (the IDF for ``"tfidf"``, the genes' shares of
+        the counts for ``"pearson_residuals"``, else ones),
         ``feature_mean``, ``feature_std``, ``batch_shift``, ``loadings`` and ``scale`` (any
         subset), as returned by
         :func:`scvi_contrastive.data.fit_input_transform`.

@@ -105,3 +105,31 @@ def test_batch_feature_means_match_the_fitted_centres():
     np.testing.assert_allclose(
         means - statistics["feature_mean"], statistics["batch_shift"][:, 2], atol=1e-5
     )
+
+
+def test_pearson_residuals_are_scanpys_centred_and_clipped():
+    counts = _counts()
+    transform = _transform(counts, "pearson_residuals", 10)
+    adata = AnnData(counts.copy())
+    sc.experimental.pp.normalize_pearson_residuals(adata, theta=100, clip=np.inf)
+    reference = np.clip(adata.X - adata.X.mean(axis=0), -10, 10)
+    normalized = transform.normalize(torch.from_numpy(counts)).numpy()
+    np.testing.assert_allclose(normalized, reference, rtol=1e-4, atol=1e-4)
+    # Not standardised: genes keep the residuals' own spread.
+    torch.testing.assert_close(transform.feature_std, torch.ones(counts.shape[1]))
+    assert reference.std(axis=0).max() > 2 * reference.std(axis=0).min()
+
+
+def test_pearson_batch_means_use_the_reference_genes_shares():
+    counts = _counts()
+    batches = np.repeat([0, 1, 2], 100)
+    statistics = fit_input_transform(
+        counts, kind="pearson_residuals", n_components=5, batches=batches, n_batch=3
+    )
+    rows = np.flatnonzero(batches == 2)
+    means = batch_feature_means(
+        counts, rows, "pearson_residuals", feature_weight=statistics["feature_weight"]
+    )
+    np.testing.assert_allclose(
+        means - statistics["feature_mean"], statistics["batch_shift"][:, 2], atol=1e-4
+    )

@@ -99,6 +99,30 @@ def test_scmdcf_query_mapping_trains_only_the_new_batch(scmdcf_reference):
     assert np.isfinite(as_new.to_numpy()).all()
 
 
+def test_pearson_residual_query_batches_are_centred_with_the_reference_shares():
+    scvi.settings.seed = 0
+    mdata = _paired_batches()
+    reference = mdata[mdata.obs["batch"] != "batch_2"].copy()
+    query = mdata[mdata.obs["batch"] == "batch_2"].copy()
+    SCMDCF.setup_mudata(reference, batch_key="batch", modalities=MODALITIES)
+    model = SCMDCF(reference, n_latent=6, n_hidden=32, n_clusters=3, rna_input="pearson_residuals")
+    model.train(max_epochs=2, batch_size=64, plan_kwargs=SCMDCF_PLAN, **TRAIN)
+    query_model = SCMDCF.load_query_data(query.copy(), model)
+    transform = query_model.module.encoders["rna"].transform
+    counts = query["rna"].X
+    counts = counts.toarray() if sparse.issparse(counts) else np.asarray(counts)
+    shares = transform.feature_weight.numpy().astype(np.float64)
+    expected = counts.sum(axis=1, keepdims=True) * shares
+    residuals = (counts - expected) / np.sqrt(expected + expected**2 / 100)
+    np.testing.assert_allclose(
+        transform.batch_shift[:, 2].numpy(),
+        residuals.mean(axis=0) - transform.feature_mean.numpy(),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    assert np.isfinite(query_model.get_latent_representation()).all()
+
+
 def test_scmdcf_query_mapping_from_a_saved_reference(scmdcf_reference, tmp_path):
     model, query = scmdcf_reference
     model.save(str(tmp_path / "reference"), save_anndata=False)
