@@ -49,10 +49,14 @@ def normalized_features(
     ``"pearson_residuals"``.
     """
     if kind == "pearson_residuals":
-        dense = counts.toarray().astype(np.float64)
-        expected = dense.sum(axis=1, keepdims=True) * feature_weight
-        variance = np.maximum(expected + expected**2 / PEARSON_THETA, 1e-12)
-        return (dense - expected) / np.sqrt(variance)
+        # In place where possible: the dense block can be 10^8 values.
+        residuals = counts.toarray().astype(np.float64, copy=False)
+        expected = residuals.sum(axis=1, keepdims=True) * feature_weight
+        residuals -= expected
+        expected += expected**2 / PEARSON_THETA
+        np.sqrt(np.maximum(expected, 1e-12, out=expected), out=expected)
+        residuals /= expected
+        return residuals
     if kind == "clr":
         logged = np.log1p(counts.toarray())
         return logged - logged.mean(axis=1, keepdims=True)

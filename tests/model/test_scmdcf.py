@@ -329,7 +329,7 @@ def test_real_bmmc_multiome_pearson_residuals_clear_rna_pca():
     """The opt-in RNA input of the README's eleventh round, on the set it helped most.
 
     Measured with the benchmark's scoring: Leiden ARI 0.435 (worst of five seeds 0.407)
-    against RNA PCA's 0.353. The margin asserted here is half the worst seed's.
+    against RNA PCA's 0.353. The margin asserted here is about half the worst seed's.
     """
     mdata, labels = _read_bmmc("bmmc_multiome_500", "atac_layer", "atac")
     pca = rna_pca(mdata["rna"], 30, seed=0)
