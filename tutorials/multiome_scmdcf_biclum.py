@@ -71,7 +71,8 @@ mdata.obs["marker_label"].value_counts()
 #
 # SCMDCF reads the raw counts of both modalities (a negative binomial likelihood for RNA, a
 # Bernoulli one for binarised accessibility) and learns one joint embedding, with a DEC
-# clustering head (here 6 clusters).
+# clustering head (here 6 clusters). Beside ATAC its RNA encoder starts from a PCA of analytic
+# Pearson residuals (beside a protein panel, of log-normalised counts; `rna_input` chooses).
 
 # %%
 SCMDCF.setup_mudata(

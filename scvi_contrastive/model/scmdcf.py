@@ -84,13 +84,15 @@ class SCMDCF(
     Where the defaults depart from the published method, and why (measured on real data, see
     the README's benchmark and its protocol):
 
-    - Each encoder reads its modality through a fixed PCA (RNA: log-normalised, scaled; protein:
-      CLR) or LSI (ATAC: TF-IDF) fitted on the training cells (``n_input_components``), then a
-      linear map plus a non-linear correction that starts at zero. Deep encoders on thousands
-      of raw features lost the cell-type structure on a few hundred cells. The module
-      argument ``rna_input="pearson_residuals"`` feeds the RNA PCA analytic Pearson residuals
-      instead: better on RNA + ATAC data whose peaks carry little cell type, worse on
-      CITE-seq in the README's benchmark (eleventh round).
+    - Each encoder reads its modality through a fixed PCA (RNA: log-normalised, scaled, or
+      analytic Pearson residuals; protein: CLR) or LSI (ATAC: TF-IDF) fitted on the training
+      cells (``n_input_components``), then a linear map plus a non-linear correction that
+      starts at zero. Deep encoders on thousands of raw features lost the cell-type
+      structure on a few hundred cells. The RNA input follows the modalities (module
+      argument ``rna_input``, :func:`~scvi_contrastive.module.fusion.default_rna_input`):
+      Pearson residuals beside ATAC alone, log-normalised counts whenever a protein panel is
+      measured, as the residuals did better on every RNA + ATAC set whose peaks carry little
+      cell type and worse on every CITE-seq set in the README's benchmark (decision 11).
     - With ``batch_key``, each batch's RNA and protein features are centred on the batch's own
       means before that PCA (the location step of ComBat), which removes most of a batch
       shift before any training; query batches get their centres from the query cells

@@ -16,7 +16,7 @@ from ..nn.dec import DECHead, clustering_loss, target_distribution
 from ..nn.decoders import MultiHeadDecoder
 from ..nn.encoders import TransformedEncoder
 from ..nn.fusion import AttentionFusion, WeightedConcatFusion
-from ..nn.input_transform import InputTransform, n_transform_components
+from ..nn.input_transform import RNA_TRANSFORMS, InputTransform, n_transform_components
 from ._likelihoods import LIKELIHOOD_HEADS, count_distribution, resolve_likelihoods
 
 #: Input transform of each modality's encoder (RNA's is set by ``rna_input``).
@@ -25,10 +25,20 @@ TRANSFORM_KINDS = {
     MODALITIES.PROTEIN: "clr",
     MODALITIES.ATAC: "tfidf",
 }
-#: Choices of the RNA encoder's input transform.
-RNA_INPUTS = ("log_normalize", "pearson_residuals")
 #: scMDCF's entropy weight of the mutual-information loss, by the non-RNA modality of a pair.
 DEFAULT_LAMB = {MODALITIES.PROTEIN: 0.5, MODALITIES.ATAC: 10.0}
+
+
+def default_rna_input(modalities: list[str]) -> str:
+    """The RNA encoder's input transform when ``rna_input`` is not given.
+
+    Analytic Pearson residuals beside ATAC alone, log-normalised counts whenever a protein
+    panel is measured (README, decision 11: the residuals raised every RNA + ATAC set whose
+    ATAC carries little cell type and lowered every CITE-seq set).
+    """
+    if MODALITIES.ATAC in modalities and MODALITIES.PROTEIN not in modalities:
+        return "pearson_residuals"
+    return "log_normalize"
 
 
 class ContrastiveFusionModule(BaseModuleClass):
@@ -93,10 +103,11 @@ class ContrastiveFusionModule(BaseModuleClass):
         Normalisation of the RNA counts before that PCA: ``"log_normalize"`` (log-normalised,
         standardised genes, as scanpy's standard PCA) or ``"pearson_residuals"`` (analytic
         Pearson residuals, which model sequencing depth instead of dividing it out; see
-        :class:`~scvi_contrastive.nn.InputTransform`). In the README's benchmark the residuals
-        raised Leiden ARI on the two RNA + ATAC sets whose ATAC carries little cell type
-        (BMMC Multiome 0.35 → 0.44, SNARE-seq cortex 0.28 → 0.31) and lowered it on every
-        CITE-seq set, so the default stays ``"log_normalize"``.
+        :class:`~scvi_contrastive.nn.InputTransform`). ``None`` chooses by the modalities
+        (:func:`default_rna_input`): the residuals for RNA + ATAC, log-normalised counts
+        when a protein panel is measured. In the README's benchmark the residuals raised
+        Leiden ARI on the RNA + ATAC sets whose ATAC carries little cell type (BMMC Multiome
+        0.35 → 0.44, SNARE-seq cortex 0.28 → 0.31) and lowered it on every CITE-seq set.
     fusion
         ``"concat"``: the modality embeddings side by side, weighted by
         :class:`~scvi_contrastive.nn.fusion.WeightedConcatFusion` (weights set by the training
@@ -139,7 +150,7 @@ class ContrastiveFusionModule(BaseModuleClass):
         max_clusters: int = 50,
         variational: bool = True,
         n_input_components: int | None = 50,
-        rna_input: Literal["log_normalize", "pearson_residuals"] = "log_normalize",
+        rna_input: Literal["log_normalize", "pearson_residuals"] | None = None,
         fusion: Literal["attention", "concat"] = "concat",
         contrastive_within_batch: bool = True,
         clustering_shapes_embedding: bool = False,
@@ -155,8 +166,10 @@ class ContrastiveFusionModule(BaseModuleClass):
                 "`contrastive_loss` must be 'mutual_information' or 'info_nce', got "
                 f"{contrastive_loss!r}."
             )
-        if rna_input not in RNA_INPUTS:
-            raise ValueError(f"`rna_input` must be one of {RNA_INPUTS}, got {rna_input!r}.")
+        if rna_input is None:
+            rna_input = default_rna_input(self.modalities)
+        if rna_input not in RNA_TRANSFORMS:
+            raise ValueError(f"`rna_input` must be one of {RNA_TRANSFORMS}, got {rna_input!r}.")
         self.n_features = {m: n_features[m] for m in self.modalities}
         self.n_batch = n_batch
         self.likelihoods = resolve_likelihoods(self.modalities, likelihoods)

@@ -9,6 +9,8 @@ from torch import nn
 
 #: How each kind of count matrix is normalised before the projection.
 TRANSFORMS = ("log_normalize", "pearson_residuals", "clr", "tfidf")
+#: The transforms of RNA counts.
+RNA_TRANSFORMS = ("log_normalize", "pearson_residuals")
 #: Overdispersion of the analytic Pearson residuals (Lause et al. 2021; scanpy's default).
 PEARSON_THETA = 100.0
 
@@ -107,6 +109,15 @@ class InputTransform(nn.Module):
     ) -> torch.Tensor:
         """Projected components of a minibatch of raw counts, ``(n_cells, n_output)``."""
         return self.normalize(counts, batch_index) @ self.loadings / self.scale
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A model saved before RNA + ATAC defaulted to Pearson residuals does not name its RNA
+        # input; its genes' weights do (ones when log-normalised, the genes' shares of the
+        # counts for residuals), so loading restores the transform it was trained with.
+        weight = state_dict.get(prefix + "feature_weight")
+        if self.kind in RNA_TRANSFORMS and weight is not None and weight.numel() > 1:
+            self.kind = "log_normalize" if bool((weight == 1).all()) else "pearson_residuals"
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
     def set_statistics(self, statistics: dict[str, torch.Tensor]) -> None:

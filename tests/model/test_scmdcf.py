@@ -309,31 +309,14 @@ def test_real_bmmc_multiome_beats_rna_pca():
 
     BMMC Multiome, 500 cells, 21 types, 2 batches, 600 sparse peaks that carry little of the
     cell types. Both embeddings are scored by Leiden at the cluster count nearest 21, averaged
-    over three Leiden seeds so the comparison is not one seed's luck.
+    over three Leiden seeds so the comparison is not one seed's luck. With the default RNA
+    input beside ATAC (Pearson residuals, decision 11) the benchmark measured Leiden ARI 0.435
+    (worst of five seeds 0.407) against RNA PCA's 0.353 (log-normalised input: 0.352); the
+    margin asserted here is about half the worst seed's.
     """
     mdata, labels = _read_bmmc("bmmc_multiome_500", "atac_layer", "atac")
     pca = rna_pca(mdata["rna"], 30, seed=0)
     model = SCMDCF(mdata)
-    model.train(enable_progress_bar=False, accelerator="cpu")
-    latent = model.get_latent_representation()
-
-    def leiden_ari(embedding):
-        return np.mean([cluster_scores(embedding, labels, seed=s)["leiden_ari"] for s in range(3)])
-
-    ours, baseline = leiden_ari(latent), leiden_ari(pca)
-    print(f"BMMC Multiome Leiden ARI: SCMDCF {ours:.3f}, RNA PCA {baseline:.3f}")
-    assert ours > baseline
-
-
-def test_real_bmmc_multiome_pearson_residuals_clear_rna_pca():
-    """The opt-in RNA input of the README's eleventh round, on the set it helped most.
-
-    Measured with the benchmark's scoring: Leiden ARI 0.435 (worst of five seeds 0.407)
-    against RNA PCA's 0.353. The margin asserted here is about half the worst seed's.
-    """
-    mdata, labels = _read_bmmc("bmmc_multiome_500", "atac_layer", "atac")
-    pca = rna_pca(mdata["rna"], 30, seed=0)
-    model = SCMDCF(mdata, rna_input="pearson_residuals")
     assert model.module.encoders["rna"].transform.kind == "pearson_residuals"
     model.train(enable_progress_bar=False, accelerator="cpu")
     latent = model.get_latent_representation()
@@ -342,9 +325,7 @@ def test_real_bmmc_multiome_pearson_residuals_clear_rna_pca():
         return np.mean([cluster_scores(embedding, labels, seed=s)["leiden_ari"] for s in range(3)])
 
     ours, baseline = leiden_ari(latent), leiden_ari(pca)
-    print(
-        f"BMMC Multiome Leiden ARI: SCMDCF (Pearson residuals) {ours:.3f}, RNA PCA {baseline:.3f}"
-    )
+    print(f"BMMC Multiome Leiden ARI: SCMDCF {ours:.3f}, RNA PCA {baseline:.3f}")
     assert ours > baseline + 0.025
 
 

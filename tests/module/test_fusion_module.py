@@ -31,3 +31,39 @@ def test_equal_weights_or_switched_off_leave_the_gradient_alone():
     )
     module.fusion.set_weights(torch.tensor([0.9, 0.1]), torch.ones(2))
     assert _block_gradients(module, "protein") == pytest.approx([1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("n_features", "expected"),
+    [
+        ({"rna": 20, "atac": 30}, "pearson_residuals"),
+        ({"rna": 20, "protein": 8}, "log_normalize"),
+        ({"rna": 20, "protein": 8, "atac": 30}, "log_normalize"),
+    ],
+)
+def test_the_rna_input_follows_the_modalities_unless_given(n_features, expected):
+    module = ContrastiveFusionModule(n_features, n_latent=4)
+    assert module.encoders["rna"].transform.kind == expected
+    other = "log_normalize" if expected == "pearson_residuals" else "pearson_residuals"
+    module = ContrastiveFusionModule(n_features, n_latent=4, rna_input=other)
+    assert module.encoders["rna"].transform.kind == other
+
+
+def test_a_model_saved_with_log_normalised_rna_loads_with_that_input():
+    """Saves from before RNA + ATAC defaulted to Pearson residuals do not name their input."""
+    saved = ContrastiveFusionModule({"rna": 20, "atac": 30}, n_latent=4, rna_input="log_normalize")
+    saved.encoders["rna"].transform.set_statistics({"feature_mean": torch.randn(20)})
+    loaded = ContrastiveFusionModule({"rna": 20, "atac": 30}, n_latent=4)
+    assert loaded.encoders["rna"].transform.kind == "pearson_residuals"
+    loaded.load_state_dict(saved.state_dict())
+    assert loaded.encoders["rna"].transform.kind == "log_normalize"
+    counts = torch.poisson(torch.full((6, 20), 3.0))
+    torch.testing.assert_close(
+        loaded.encoders["rna"].transform(counts), saved.encoders["rna"].transform(counts)
+    )
+    # A fitted Pearson transform (the genes' shares as weights) keeps its kind.
+    shares = torch.full((20,), 1 / 20)
+    saved = ContrastiveFusionModule({"rna": 20, "atac": 30}, n_latent=4)
+    saved.encoders["rna"].transform.set_statistics({"feature_weight": shares})
+    loaded.load_state_dict(saved.state_dict())
+    assert loaded.encoders["rna"].transform.kind == "pearson_residuals"
