@@ -19,9 +19,8 @@ from ..nn.fusion import AttentionFusion, WeightedConcatFusion
 from ..nn.input_transform import RNA_TRANSFORMS, InputTransform, n_transform_components
 from ._likelihoods import LIKELIHOOD_HEADS, count_distribution, resolve_likelihoods
 
-#: Input transform of each modality's encoder (RNA's is set by ``rna_input``).
+#: Input transform of the protein and ATAC encoders (RNA's follows ``rna_input``).
 TRANSFORM_KINDS = {
-    MODALITIES.RNA: "log_normalize",
     MODALITIES.PROTEIN: "clr",
     MODALITIES.ATAC: "tfidf",
 }

@@ -29,7 +29,7 @@ class InputTransform(nn.Module):
     """Normalise raw counts as a standard single-cell pipeline would, then project them.
 
     ``"log_normalize"`` (RNA): ``log1p(counts / library * 1e4)``, standardised per feature and
-    clipped at ±10, as before a PCA in scanpy. ``"pearson_residuals"`` (RNA, opt-in): the
+    clipped at ±10, as before a PCA in scanpy. ``"pearson_residuals"`` (RNA): the
     analytic Pearson residuals of a negative binomial with overdispersion
     :data:`PEARSON_THETA`, ``(counts - mu) / sqrt(mu + mu**2 / theta)`` with ``mu = library *
     share`` (each gene's share of the training counts, kept in ``feature_weight``), centred
