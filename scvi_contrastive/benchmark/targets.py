@@ -3,6 +3,8 @@
 Per data set with shipped labels (the Multiome subset's marker-gene labels do not count):
 
 - coarse labels: our worst seed's Leiden ARI >= the best peer's mean Leiden ARI;
+- CBMC and PBMC10x only: every seed's coarse Leiden ARI >= a fixed floor (0.95 and 0.90, the
+  issue's reading of the published scMDCF's 0.995 and totalVI's 0.852 there);
 - fine labels, where the set has them: our mean Leiden ARI >= the best peer's mean - 0.02;
 - sets with batches: our scib-metrics total >= that of the scvi-tools peer (totalVI, MultiVI);
 - our mean training time <= 0.5 x the scvi-tools peer's mean training time at its defaults.
@@ -22,6 +24,8 @@ FINE_MARGIN = 0.02
 #: Our training time may be at most this fraction of the scvi-tools peer's.
 TIME_FRACTION = 0.5
 SCIB_TOTAL = "Total"
+#: Issue 11's fixed floors: the coarse Leiden ARI every seed must reach on these two sets.
+EVERY_SEED_FLOOR = {"cbmc_cite": 0.95, "pbmc10x_cite": 0.90}
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ def dataset_targets(entry: dict, summaries: list[MethodSummary], ours: str) -> l
     peers = [s for name, s in by_name.items() if name != ours]
     name = entry["name"]
     targets = [_best_peer(name, "leiden_ari", mine, peers, worst=True, margin=0.0)]
+    if name in EVERY_SEED_FLOOR:
+        targets.append(_every_seed_floor(name, mine, EVERY_SEED_FLOOR[name]))
     if entry.get("n_fine_labels"):
         key = f"leiden_ari{FINE_SUFFIX}"
         targets.append(_best_peer(name, key, mine, peers, worst=False, margin=FINE_MARGIN))
@@ -108,6 +114,14 @@ def _best_peer(dataset, key, mine, peers, worst: bool, margin: float) -> Target:
         return Target(dataset, goal, value, None, "-", None, _missing(value, best, "peer"))
     reference = best.get(key).mean - margin
     return Target(dataset, goal, value, reference, f"{best.method} mean", value >= reference)
+
+
+def _every_seed_floor(dataset: str, mine, floor: float) -> Target:
+    goal = f"Leiden ARI (coarse): ours worst seed >= {floor}"
+    stats = None if mine is None else mine.get("leiden_ari")
+    if stats is None:
+        return Target(dataset, goal, None, floor, "issue 11", None, "no result for ours")
+    return Target(dataset, goal, stats.worst, floor, "issue 11", stats.worst >= floor)
 
 
 def _scib_total(entry: dict, ours: str | None, peer: str | None) -> Target:

@@ -94,6 +94,28 @@ def test_capped_epochs_or_missing_peers_are_not_checked():
     assert alone["Leiden ARI (coarse)"].note == "no result for peer"
 
 
+@pytest.mark.parametrize(("name", "floor"), [("cbmc_cite", 0.95), ("pbmc10x_cite", 0.90)])
+def test_cbmc_and_pbmc10x_have_a_floor_for_every_seed(name, floor):
+    rows = [
+        _row("SCMDCF", 0, ari=0.99, fine=None, time=1.0),
+        _row("SCMDCF", 1, ari=floor - 0.01, fine=None, time=1.0),
+        _row("WNN", 0, ari=0.5, fine=None, time=1.0),
+    ]
+    entry = {**_entry(rows, batch_key=None, n_fine=None), "name": name}
+    summaries = summarize_methods(rows)
+    by_goal = {t.goal: t for t in dataset_targets(entry, summaries, "SCMDCF")}
+    floor_target = by_goal[f"Leiden ARI (coarse): ours worst seed >= {floor}"]
+    # Above the best peer (0.5) in every seed, but one seed below the issue's fixed floor.
+    assert by_goal["Leiden ARI (coarse): ours worst seed >= best peer mean"].met
+    assert (floor_target.ours, floor_target.reference) == (floor - 0.01, floor)
+    assert floor_target.met is False
+    rows[1] = _row("SCMDCF", 1, ari=floor, fine=None, time=1.0)
+    met = dataset_targets({**entry, "methods": rows}, summarize_methods(rows), "SCMDCF")
+    assert next(t for t in met if t.reference_from == "issue 11").met
+    toy = {t.goal for t in dataset_targets(_entry(rows), summarize_methods(rows), "SCMDCF")}
+    assert not any(goal.endswith(str(floor)) for goal in toy)  # other sets have no floor
+
+
 def test_targets_apply_to_paired_sets_with_shipped_labels_only():
     assert applies(_entry([]))
     assert not applies({**_entry([]), "label_columns": []})  # marker-gene labels
