@@ -120,7 +120,7 @@ def _every_seed_floor(dataset: str, mine, floor: float) -> Target:
     goal = f"Leiden ARI (coarse): ours worst seed >= {floor:.2f}"
     stats = None if mine is None else mine.get("leiden_ari")
     if stats is None:
-        return Target(dataset, goal, None, floor, "issue 11", None, "no result for ours")
+        return Target(dataset, goal, None, floor, "issue 11", None, _missing(None, floor, ""))
     return Target(dataset, goal, stats.worst, floor, "issue 11", stats.worst >= floor)
 
 
