@@ -15,6 +15,9 @@ class _PackageKeys(NamedTuple):
     #: BICLUM's per-cell flag (``(n, 1)``, 1 = member of a cross-modal positive pair) in each
     #: modality's minibatch; flagged rows of the two modalities pair up in order.
     PAIR_KEY: str = "mnn_pair"
+    #: BICLUM's ``(n, k)`` representation of a modality's cells in their own features (e.g.
+    #: the peaks' LSI), in its minibatch when ``train(neighbors_obsm=...)`` asks for it.
+    NEIGHBOR_SPACE_KEY: str = "neighbor_space"
 
 
 class _MODALITIES_NT(NamedTuple):

@@ -73,32 +73,6 @@ def protein_clr_pca(adata: ad.AnnData, n_comps: int = 30, seed: int = 0) -> np.n
     return np.asarray(out.obsm["X_pca"], dtype=np.float32)
 
 
-def atac_lsi(adata: ad.AnnData, n_comps: int = 30, seed: int = 0) -> np.ndarray:
-    """ATAC embedding: TF-IDF (muon, log TF and log IDF), truncated SVD, first component dropped.
-
-    Parameters
-    ----------
-    adata
-        ATAC modality; counts in ``layers["counts"]`` (else ``.X``).
-    n_comps
-        Components kept (after dropping the first, which tracks sequencing depth).
-    seed
-        Random state of the SVD.
-
-    Returns
-    -------
-    ``(n_cells, n_comps)`` array.
-
-    """
-    from muon import atac as mu_atac
-
-    out = ad.AnnData(X=_counts(adata), obs=adata.obs[[]].copy(), var=adata.var[[]].copy())
-    mu_atac.pp.tfidf(out, scale_factor=1e4, log_tf=True, log_idf=True, log_tfidf=False)
-    n_comps = min(n_comps + 1, min(out.shape) - 1)
-    sc.tl.pca(out, n_comps=n_comps, zero_center=False, svd_solver="arpack", random_state=seed)
-    return np.asarray(out.obsm["X_pca"][:, 1:], dtype=np.float32)
-
-
 def zscore(matrix: np.ndarray) -> np.ndarray:
     """Columns centred and scaled to unit variance (constant columns left at 0)."""
     matrix = np.asarray(matrix, dtype=np.float64)

@@ -1,7 +1,8 @@
-"""Preprocessing (gene activity, antibody → gene mapping) and readers of the real data sets."""
+"""Preprocessing (gene activity, peak LSI, antibody → gene) and readers of the real data sets."""
 
 from .gene_activity import gene_activity
 from .marker_labels import PBMC_MARKERS, marker_labels
+from .peak_lsi import peak_lsi
 from .protein_to_gene import ANTIBODY_TO_GENE, protein_to_gene
 from .readers import (
     DATASETS,
@@ -19,6 +20,7 @@ __all__ = [
     "data_dir",
     "gene_activity",
     "marker_labels",
+    "peak_lsi",
     "protein_to_gene",
     "read_cite_seq",
     "read_dataset",

@@ -154,6 +154,10 @@ class UnpairedDataset(Dataset):
         Per modality, the registry key of its counts; returned under ``REGISTRY_KEYS.X_KEY``.
     load_sparse_tensor
         Passed to :meth:`~scvi.data.AnnDataManager.create_torch_dataset`.
+    neighbor_spaces
+        Per modality (any), a ``(mdata.n_obs, k)`` float array: the cells' own representation,
+        returned under ``REGISTRY_KEYS.NEIGHBOR_SPACE_KEY`` (rows of cells the modality lacks
+        are never read).
     """
 
     def __init__(
@@ -161,8 +165,10 @@ class UnpairedDataset(Dataset):
         adata_manager: AnnDataManager,
         count_keys: dict[str, str],
         load_sparse_tensor: bool = False,
+        neighbor_spaces: dict[str, np.ndarray] | None = None,
     ):
         self.count_keys = count_keys
+        self.neighbor_spaces = neighbor_spaces or {}
         self.datasets = {
             name: adata_manager.create_torch_dataset(
                 data_and_attributes={key: np.float32, REGISTRY_KEYS.BATCH_KEY: np.int64},
@@ -183,12 +189,16 @@ class UnpairedDataset(Dataset):
             flag = np.zeros((len(step[name]), 1), dtype=np.float32)
             flag[: step[_N_PAIRS]] = 1.0
             tensors[REGISTRY_KEYS.PAIR_KEY] = flag
+            if name in self.neighbor_spaces:
+                tensors[REGISTRY_KEYS.NEIGHBOR_SPACE_KEY] = self.neighbor_spaces[name][step[name]]
             minibatch[name] = tensors
         return minibatch
 
 
 class UnpairedDataLoader(DataLoader):
     """DataLoader yielding ``{modality: {"X", "batch", "mnn_pair"}}`` for both modalities.
+
+    A modality given in ``neighbor_spaces`` also gets ``"neighbor_space"``.
 
     Parameters
     ----------
@@ -206,6 +216,9 @@ class UnpairedDataLoader(DataLoader):
         Share of each modality's half of the minibatch taken by pair members.
     load_sparse_tensor
         Passed to :meth:`~scvi.data.AnnDataManager.create_torch_dataset`.
+    neighbor_spaces
+        Per modality, its cells' own representation aligned to ``mdata.obs`` (see
+        :class:`UnpairedDataset`).
     num_replicas, rank
         Distributed training: number of processes and this one's rank (see
         :class:`UnpairedBatchSampler`).
@@ -222,6 +235,7 @@ class UnpairedDataLoader(DataLoader):
         pair_source: PairSource | None = None,
         pair_fraction: float = 0.5,
         load_sparse_tensor: bool = False,
+        neighbor_spaces: dict[str, np.ndarray] | None = None,
         num_replicas: int = 1,
         rank: int = 0,
         **kwargs,
@@ -242,6 +256,6 @@ class UnpairedDataLoader(DataLoader):
             num_replicas=num_replicas,
             rank=rank,
         )
-        dataset = UnpairedDataset(adata_manager, count_keys, load_sparse_tensor)
+        dataset = UnpairedDataset(adata_manager, count_keys, load_sparse_tensor, neighbor_spaces)
         # ``batch_size=None``: the sampler already yields whole minibatches, fetched in one call.
         super().__init__(dataset, sampler=sampler, batch_size=None, **kwargs)

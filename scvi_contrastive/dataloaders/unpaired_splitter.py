@@ -47,7 +47,8 @@ class UnpairedDataSplitter(pl.LightningDataModule):
     load_sparse_tensor
         Not supported (ignored with a warning when set).
     **kwargs
-        Keyword arguments of :class:`~torch.utils.data.DataLoader`.
+        Keyword arguments of :class:`UnpairedDataLoader` (e.g. ``neighbor_spaces``) and of
+        :class:`~torch.utils.data.DataLoader`.
     """
 
     def __init__(

@@ -62,18 +62,24 @@ class BilateralGettersMixin:
         self, adata: AnnData | MuData, smooth_obsm: dict[str, str] | None
     ) -> None:
         """Raise before any inference unless every ``smooth_obsm`` entry can be looked up."""
-        if smooth_obsm is None:
+        self._check_own_obsm(adata, smooth_obsm, "smooth_obsm")
+
+    def _check_own_obsm(
+        self, adata: AnnData | MuData, own_obsm: dict[str, str] | None, argument: str
+    ) -> None:
+        """Raise unless every ``{modality: obsm key}`` entry of ``argument`` can be looked up."""
+        if own_obsm is None:
             return
         names, _ = self._layout()
-        if not set(smooth_obsm) <= set(names):
+        if not set(own_obsm) <= set(names):
             raise ValueError(
-                f"`smooth_obsm` keys must be modality names {names}, got {sorted(smooth_obsm)}."
+                f"`{argument}` keys must be modality names {names}, got {sorted(own_obsm)}."
             )
-        for modality, key in smooth_obsm.items():
+        for modality, key in own_obsm.items():
             holder, where = _obsm_holder(adata, modality)
             if key not in holder.obsm:
                 raise ValueError(
-                    f"`smooth_obsm` names {key!r} for {modality!r}, which is not in {where}: "
+                    f"`{argument}` names {key!r} for {modality!r}, which is not in {where}: "
                     "store the cells' own representation there first (e.g. the peaks' LSI)."
                 )
 

@@ -120,14 +120,17 @@ class BICLUM(
         raised label transfer from 0.546 to 0.582 (README, *Unpaired at realistic size*).
     **module_kwargs
         Keyword arguments of :class:`~scvi_contrastive.module.bilateral.BilateralAlignmentModule`
-        (``cell_temperature``, ``feature_temperature``, ``cell_weight``, ``feature_weight``, ...).
+        (``cell_temperature``, ``feature_temperature``, ``cell_weight``, ``feature_weight``,
+        ``neighbor_weight`` and ``neighbor_temperature`` of :meth:`train`'s ``neighbors_obsm``).
 
     Examples
     --------
-    >>> mdata = MuData({"rna": rna, "atac": gene_activity(atac, genes=rna)})
+    >>> activity = gene_activity(atac, genes=rna)
+    >>> activity.obsm["X_lsi"] = peak_lsi(atac)  # the peaks' own view, for training
+    >>> mdata = MuData({"rna": rna, "atac": activity})
     >>> BICLUM.setup_mudata(mdata, modalities={"rna_layer": "rna", "atac_layer": "atac"})
     >>> model = BICLUM(mdata)
-    >>> model.train(max_epochs=100)
+    >>> model.train(neighbors_obsm={"atac": "X_lsi"})
     >>> mdata.obsm["X_biclum"] = model.get_latent_representation()
     """
 
@@ -288,6 +291,7 @@ class BICLUM(
         mnn_refresh_every: int = 5,
         mnn_refresh_start: int | None = None,
         pair_fraction: float = 0.5,
+        neighbors_obsm: dict[str, str] | None = None,
         datasplitter_kwargs: dict | None = None,
         plan_kwargs: dict | None = None,
         **trainer_kwargs,
@@ -320,6 +324,20 @@ class BICLUM(
             First epoch of a refresh (default ``mnn_refresh_every``).
         pair_fraction
             Share of each modality's minibatch taken by members of positive pairs.
+        neighbors_obsm
+            ``{modality: key}``: a representation of that modality's cells in their own
+            features, in ``mdata[modality].obsm[key]`` (AnnData form: ``adata.obsm[key]``), whose
+            neighbourhoods the embedding is trained to keep. For ATAC in gene space, the peaks'
+            LSI with its components weighted by their singular values and without the first
+            (which follows sequencing depth), as
+            :func:`~scvi_contrastive.data.peak_lsi.peak_lsi` computes it: the peaks separate
+            cell types better than their gene activity (README, *The peaks' neighbourhoods in
+            training*). Cells are compared by cosine similarity of these values as given
+            (standardising the components, as ``mu.atac.tl.lsi`` does by default, gave noisy
+            components the say of the leading ones and aligned less well). The loss is
+            :func:`~scvi_contrastive.nn.contrastive.neighborhood_loss` with the module's
+            ``neighbor_weight`` (1.0) and ``neighbor_temperature`` (0.1). Only training reads
+            it: the getters, and new data given to them, do not need it.
         datasplitter_kwargs
             Extra arguments of :class:`~scvi_contrastive.dataloaders.UnpairedDataSplitter`.
         plan_kwargs
@@ -360,6 +378,7 @@ class BICLUM(
             "count_keys": count_keys,
             "pair_source": self._current_pairs,
             "pair_fraction": pair_fraction,
+            "neighbor_spaces": self._neighbor_spaces(neighbors_obsm),
             **(datasplitter_kwargs or {}),
         }
         start = mnn_refresh_every if mnn_refresh_start is None else mnn_refresh_start
@@ -380,6 +399,20 @@ class BICLUM(
             callbacks=callbacks,
             **trainer_kwargs,
         )
+
+    def _neighbor_spaces(self, neighbors_obsm: dict[str, str] | None) -> dict[str, np.ndarray]:
+        """Per modality of ``neighbors_obsm``, its own space aligned to the rows of the data.
+
+        Rows of cells the modality lacks stay zero; the loader never reads them.
+        """
+        self._check_own_obsm(self.adata, neighbors_obsm, "neighbors_obsm")
+        rows = self._modality_rows(self.adata_manager)
+        spaces = {}
+        for name, key in (neighbors_obsm or {}).items():
+            own = _numeric_own_space(self._own_space(self.adata, name, rows[name], key), name, key)
+            spaces[name] = np.zeros((self.adata.n_obs, own.shape[1]), np.float32)
+            spaces[name][rows[name]] = own
+        return spaces
 
     def _current_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         return self.mnn_pairs_[0], self.mnn_pairs_[1]
@@ -413,6 +446,20 @@ class BICLUM(
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _numeric_own_space(values, modality: str, key: str) -> np.ndarray:
+    """``values`` as a finite ``(n_cells, k)`` float array, else a ``ValueError`` naming them."""
+    where = f"`neighbors_obsm` entry {key!r} of {modality!r}"
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{where} must be numeric (cells x components).") from error
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise ValueError(f"{where} must be 2-d, cells x components; got shape {array.shape}.")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{where} holds NaN or infinite values; recompute it from the counts.")
+    return array
 
 
 def _holds_out_cells(train_size: float | None, validation_size: float | None) -> bool:

@@ -14,7 +14,7 @@ from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
 from scvi_contrastive._constants import REGISTRY_KEYS
-from scvi_contrastive.nn.contrastive import info_nce_loss
+from scvi_contrastive.nn.contrastive import info_nce_loss, neighborhood_loss
 from scvi_contrastive.nn.encoders import CountEncoder
 from scvi_contrastive.nn.feature_embedding import FeatureEncoder
 
@@ -32,7 +32,10 @@ class BilateralAlignmentModule(BaseModuleClass):
     ``logits = softplus(scale_m) * z @ Z_m.T + bias_m``. Two contrastive losses align the
     modalities: NT-Xent between the two cells of each cross-modal positive (mutual nearest
     neighbour) pair, and NT-Xent between the two embeddings of each feature present in both
-    modalities.
+    modalities. A modality whose minibatch also holds its cells' own representation (under
+    ``REGISTRY_KEYS.NEIGHBOR_SPACE_KEY``, e.g. the peaks' LSI next to gene activity) adds a
+    third term that keeps its cells' neighbourhoods of that representation in ``z``
+    (:func:`~scvi_contrastive.nn.contrastive.neighborhood_loss`).
 
     Minibatches are ``{modality: {"X": counts, "batch": ..., "mnn_pair": flag}}`` with both
     modalities present (see :class:`~scvi_contrastive.dataloaders.UnpairedDataLoader`).
@@ -69,6 +72,11 @@ class BilateralAlignmentModule(BaseModuleClass):
     linear_path
         Give each cell encoder a linear map of its standardised features beside the MLP, for
         :meth:`start_cell_encoders` to start the embedding from.
+    neighbor_weight
+        Weight of the neighbourhood term, per modality that has it.
+    neighbor_temperature
+        Softmax temperature of the similarities in the cells' own representation (those in
+        ``z`` use ``cell_temperature``).
     """
 
     def __init__(
@@ -89,6 +97,8 @@ class BilateralAlignmentModule(BaseModuleClass):
         feature_weight: float = 1.0,
         max_feature_pairs: int = 1024,
         linear_path: bool = False,
+        neighbor_weight: float = 1.0,
+        neighbor_temperature: float = 0.1,
     ):
         super().__init__()
         if len(modality_names) != 2:
@@ -104,6 +114,8 @@ class BilateralAlignmentModule(BaseModuleClass):
         self.cell_weight = cell_weight
         self.feature_weight = feature_weight
         self.max_feature_pairs = max_feature_pairs
+        self.neighbor_weight = neighbor_weight
+        self.neighbor_temperature = neighbor_temperature
         # LeakyReLU(0.2) as in BiCLUM's encoders.
         activation = partial(nn.LeakyReLU, 0.2)
         n_cat_list = [n_batch] if n_batch > 1 else None
@@ -238,11 +250,23 @@ class BilateralAlignmentModule(BaseModuleClass):
             features[first][pairs[0]], features[second][pairs[1]], self.feature_temperature
         )
 
+    def neighborhood_losses(self, tensors: dict, z: dict) -> dict[str, torch.Tensor]:
+        """Per modality whose minibatch holds its own representation, the neighbourhood term."""
+        key = REGISTRY_KEYS.NEIGHBOR_SPACE_KEY
+        return {
+            name: neighborhood_loss(
+                z[name], tensors[name][key], self.cell_temperature, self.neighbor_temperature
+            )
+            for name in self.modality_names
+            if key in tensors.get(name, {})
+        }
+
     def loss(self, tensors: dict, inference_outputs: dict, generative_outputs: dict) -> LossOutput:
         """Reconstruction of both modalities plus the cell- and feature-level contrastive terms.
 
         Every term is reported on its own in ``extra_metrics`` (``reconstruction_<modality>``,
-        ``cell_contrastive``, ``feature_contrastive``), so ``model.history`` shows each.
+        ``cell_contrastive``, ``feature_contrastive`` and, where trained,
+        ``neighborhood_<modality>``), so ``model.history`` shows each.
         """
         z = inference_outputs["z"]
         logits = generative_outputs["logits"]
@@ -254,8 +278,11 @@ class BilateralAlignmentModule(BaseModuleClass):
         feature = self.feature_contrastive_loss(generative_outputs["features"])
         total = sum(rec.mean() for rec in reconstruction.values())
         total = total + self.cell_weight * cell + self.feature_weight * feature
+        neighborhood = self.neighborhood_losses(tensors, z)
+        total = total + self.neighbor_weight * sum(neighborhood.values())
         extra = {f"reconstruction_{name}": rec.mean() for name, rec in reconstruction.items()}
         extra.update({"cell_contrastive": cell, "feature_contrastive": feature})
+        extra.update({f"neighborhood_{name}": term for name, term in neighborhood.items()})
         return LossOutput(
             loss=total,
             # Summed per modality (the two minibatch halves may differ in size); the ELBO-style

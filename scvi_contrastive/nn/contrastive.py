@@ -92,6 +92,58 @@ def info_nce_loss(
     return F.cross_entropy(similarity, targets)
 
 
+def neighborhood_loss(
+    z: torch.Tensor,
+    space: torch.Tensor,
+    temperature: float = 0.5,
+    space_temperature: float = 0.1,
+) -> torch.Tensor:
+    """Cross-entropy from each cell's neighbours in ``space`` to its neighbours in ``z``.
+
+    Within a minibatch, row ``i`` of ``P = softmax_j(cos(space_i, space_j) / space_temperature)``
+    says which other cells are ``i``'s neighbours in its own features (e.g. the peaks' LSI), and
+    ``Q = softmax_j(cos(z_i, z_j) / temperature)`` which are its neighbours in the embedding
+    (``j != i`` in both); the loss is ``-sum_j P_ij log Q_ij`` averaged over the cells, as in
+    SNE. It pulls together in ``z`` the cells that ``space`` puts together, without asking ``z``
+    to encode all of ``space``.
+
+    Parameters
+    ----------
+    z
+        ``(n, d)`` embeddings of one modality's cells.
+    space
+        ``(n, k)`` the same cells in their own representation.
+    temperature
+        Softmax temperature of the similarities in ``z``.
+    space_temperature
+        Softmax temperature of the similarities in ``space``; lower values keep fewer
+        neighbours.
+
+    Returns
+    -------
+    Scalar loss; zero for fewer than two cells (no neighbours to keep).
+    """
+    if z.ndim != 2 or space.ndim != 2 or z.shape[0] != space.shape[0]:
+        raise ValueError(
+            f"`z` and `space` must be 2-D with one row per cell, got {tuple(z.shape)} and "
+            f"{tuple(space.shape)}."
+        )
+    if temperature <= 0 or space_temperature <= 0:
+        raise ValueError(
+            f"Temperatures must be positive, got {temperature} and {space_temperature}."
+        )
+    if z.shape[0] < 2:
+        return z.sum() * 0.0
+    self_pair = torch.eye(z.shape[0], dtype=torch.bool, device=z.device)
+    space = F.normalize(space, dim=1)
+    target = ((space @ space.T) / space_temperature).masked_fill(self_pair, float("-inf"))
+    z = F.normalize(z, dim=1)
+    log_q = ((z @ z.T) / temperature).masked_fill(self_pair, float("-inf")).log_softmax(dim=1)
+    # The diagonal holds 0 * -inf; it is dropped before summing.
+    terms = (target.softmax(dim=1) * log_q).masked_fill(self_pair, 0.0)
+    return -terms.sum(dim=1).mean()
+
+
 def _check_pair(a: torch.Tensor, b: torch.Tensor) -> None:
     if a.ndim != 2 or a.shape != b.shape:
         raise ValueError(

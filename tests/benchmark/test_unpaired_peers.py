@@ -13,7 +13,7 @@ from scvi_contrastive.benchmark.peers.unpaired_baselines import (
     run_cca,
     run_gene_activity_pca,
 )
-from scvi_contrastive.data import read_dataset
+from scvi_contrastive.data import peak_lsi, read_dataset
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,15 @@ def test_baselines_align_the_hidden_pairs(multiome_unpaired, run):
 def test_biclum_gets_the_baselines_gene_space(multiome_unpaired):
     # The Multiome subset ships Cell Ranger's peak_annotation and RNA gene coordinates: BICLUM
     # must read the ATAC through the same links as the naive baseline, CCA and GLUE.
-    mdata, feature_space = _biclum_mudata(multiome_unpaired)
+    mdata, feature_space, neighbors_obsm = _biclum_mudata(multiome_unpaired)
     baseline = _other_in_gene_space(multiome_unpaired)
     assert feature_space == "shared"
+    # The encoder reads gene activity, so training gets the peaks' LSI, row by row of the
+    # same ATAC cells as the ATAC LSI baseline.
+    assert neighbors_obsm == {"atac": "X_lsi"}
+    peaks = multiome_unpaired.mdata["atac"]
+    np.testing.assert_array_equal(mdata["atac"].obsm["X_lsi"], peak_lsi(peaks))
+    assert list(mdata["atac"].obs_names) == list(peaks.obs_names)
     assert list(mdata["atac"].var_names) == list(baseline.var_names)
     assert (mdata["atac"].layers["counts"] != baseline.X).nnz == 0
     # The coordinate path gives the RNA's own 45 genes; the links name more (61).

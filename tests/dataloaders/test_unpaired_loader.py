@@ -177,3 +177,20 @@ def test_sampler_draws_follow_the_epoch_set():
     resumed = UnpairedBatchSampler(rows, 16, seed=3)
     resumed.set_epoch(2)
     assert [step["rna"].tolist() for step in resumed] == epochs[2]
+
+
+def test_neighbor_space_rows_follow_their_cells(registered):
+    # Row r of the space holds r: each minibatch row must carry its own cell's row.
+    space = np.repeat(np.arange(registered.mdata.n_obs, dtype=np.float32)[:, None], 3, axis=1)
+    loader = UnpairedDataLoader(
+        registered.manager,
+        registered.rows,
+        registered.count_keys,
+        batch_size=BATCH,
+        neighbor_spaces={"atac": space},
+    )
+    for minibatch in loader:
+        assert REGISTRY_KEYS.NEIGHBOR_SPACE_KEY not in minibatch["rna"]
+        atac = minibatch["atac"]
+        cells = registered.cells(atac[REGISTRY_KEYS.X_KEY])
+        np.testing.assert_array_equal(atac[REGISTRY_KEYS.NEIGHBOR_SPACE_KEY].numpy(), space[cells])

@@ -434,3 +434,64 @@ def test_anchor_keep_filters_the_initial_pairs():
     assert same_type(half) >= same_type(every)
     with pytest.raises(ValueError, match="`anchor_keep` must be in"):
         BICLUM(mdata, **SMALL, anchor_keep=0.0)
+
+
+def _with_own_space(seed: int) -> md.MuData:
+    """``_structured`` with thinned ATAC counts and an own space that holds the ATAC types."""
+    mdata = _structured(seed=seed)
+    atac = mdata.mod["atac"]
+    rng = np.random.default_rng(seed)
+    thinned = rng.binomial(atac.layers["counts"].toarray().astype(int), 0.3)
+    atac.layers["counts"] = sparse.csr_matrix(thinned.astype(np.float32))
+    codes = atac.obs["cell_type"].cat.codes.to_numpy()
+    atac.obsm["X_own"] = np.eye(4)[codes] + 0.3 * rng.normal(size=(atac.n_obs, 4))
+    BICLUM.setup_mudata(
+        mdata, rna_layer="counts", atac_layer="counts", labels_key="cell_type", modalities=RNA_ATAC
+    )
+    return mdata
+
+
+def _own_neighborhood_loss(model: BICLUM, own: np.ndarray) -> float:
+    """The neighbourhood term over all ATAC cells of the trained embedding."""
+    import torch
+
+    from scvi_contrastive.nn.contrastive import neighborhood_loss
+
+    atac = model.adata.mod["atac"]
+    z = model.get_latent_representation()[model.adata.obs_names.get_indexer(atac.obs_names)]
+    return neighborhood_loss(
+        torch.as_tensor(z), torch.as_tensor(own, dtype=torch.float32), 0.5, 0.1
+    ).item()
+
+
+def test_training_keeps_the_neighbourhoods_of_an_own_space():
+    losses = {}
+    for own_space in (None, {"atac": "X_own"}):
+        scvi.settings.seed = 0
+        mdata = _with_own_space(seed=0)
+        model = BICLUM(mdata, **SMALL)
+        model.train(max_epochs=30, batch_size=32, neighbors_obsm=own_space, **QUIET)
+        losses[own_space is not None] = _own_neighborhood_loss(model, mdata["atac"].obsm["X_own"])
+        term = model.history.get("neighborhood_atac_train")
+        assert (term is not None) == (own_space is not None)
+    assert float(term.iloc[-1, 0]) < float(term.iloc[0, 0])
+    # Trained with the term, the ATAC cells' embedding keeps their own-space neighbours better.
+    assert losses[True] < losses[False] - 0.03
+
+
+def test_neighbors_obsm_errors_name_the_entry():
+    mdata = _with_own_space(seed=1)
+    model = BICLUM(mdata, **SMALL)
+    atac = mdata["atac"]
+    atac.obsm["X_nan"] = np.where(np.eye(atac.n_obs, 4) > 0, np.nan, 1.0)
+    atac.obsm["X_text"] = np.full((atac.n_obs, 2), "a")
+    cases = {
+        "X_missing": "not in mdata\\['atac'\\].obsm",
+        "X_nan": "NaN or infinite",
+        "X_text": "must be numeric",
+    }
+    for key, message in cases.items():
+        with pytest.raises(ValueError, match=message):
+            model.train(max_epochs=1, neighbors_obsm={"atac": key}, **QUIET)
+    with pytest.raises(ValueError, match="modality names"):
+        model.train(max_epochs=1, neighbors_obsm={"protein": "X_own"}, **QUIET)

@@ -3,7 +3,12 @@ import math
 import pytest
 import torch
 
-from scvi_contrastive.nn.contrastive import info_nce_loss, mutual_information_loss, scale_gradient
+from scvi_contrastive.nn.contrastive import (
+    info_nce_loss,
+    mutual_information_loss,
+    neighborhood_loss,
+    scale_gradient,
+)
 
 
 def one_hot_balanced(n: int, k: int) -> torch.Tensor:
@@ -91,3 +96,31 @@ def test_shape_and_temperature_errors():
         mutual_information_loss(torch.zeros(3, 2), torch.zeros(3, 3))
     with pytest.raises(ValueError, match="temperature"):
         info_nce_loss(torch.ones(3, 2), torch.ones(3, 2), temperature=0)
+
+
+def test_neighborhood_loss_known_value_and_preference():
+    # Two cells: each one's only neighbour is the other, whatever the spaces: loss 0.
+    assert neighborhood_loss(torch.randn(2, 3), torch.randn(2, 5)).item() == pytest.approx(0.0)
+    torch.manual_seed(0)
+    groups = torch.arange(40) % 4
+    space = torch.eye(4)[groups] + 0.05 * torch.randn(40, 4)
+    kept = torch.eye(4)[groups] @ torch.randn(4, 6) + 0.05 * torch.randn(40, 6)
+    shuffled = kept[torch.randperm(40)]
+    assert neighborhood_loss(kept, space) < neighborhood_loss(shuffled, space) - 0.5
+    # Equal-size groups seen the same way in both spaces: the loss is the entropy of a uniform
+    # choice among the 9 other members of the group as temperatures go to zero.
+    exact = torch.eye(4)[groups]
+    value = neighborhood_loss(exact, exact, temperature=1e-3, space_temperature=1e-3)
+    assert value.item() == pytest.approx(math.log(9), rel=1e-4)
+
+
+def test_neighborhood_loss_gradients_and_errors():
+    z = torch.randn(16, 4, requires_grad=True)
+    neighborhood_loss(z, torch.randn(16, 3)).backward()
+    assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
+    single = torch.randn(1, 4, requires_grad=True)
+    assert neighborhood_loss(single, torch.randn(1, 3)).item() == 0.0
+    with pytest.raises(ValueError, match="one row per cell"):
+        neighborhood_loss(torch.randn(5, 4), torch.randn(6, 3))
+    with pytest.raises(ValueError, match="positive"):
+        neighborhood_loss(torch.randn(5, 4), torch.randn(5, 3), space_temperature=0.0)

@@ -87,15 +87,18 @@ def set_up_measured(
     return model, setup
 
 
-def train_measured(model, settings: RunSettings, max_epochs: int | None) -> TrainingCost:
+def train_measured(
+    model, settings: RunSettings, max_epochs: int | None, **train_kwargs
+) -> TrainingCost:
     """Train an scvi-tools model on the run's accelerator, measuring time and peak memory.
 
-    ``max_epochs=None`` leaves the model's own default.
+    ``max_epochs=None`` leaves the model's own default; ``train_kwargs`` go to ``train``.
     """
     with measure_training() as cost:
         model.train(
             max_epochs=max_epochs,
             accelerator=settings.accelerator,
             enable_progress_bar=settings.progress,
+            **train_kwargs,
         )
     return cost

@@ -11,8 +11,9 @@ import scanpy as sc
 
 from scvi_contrastive.benchmark.datasets import BenchmarkDataset
 from scvi_contrastive.benchmark.peers._base import RunSettings, require
-from scvi_contrastive.benchmark.preprocess import atac_lsi, protein_clr_pca, rna_pca
+from scvi_contrastive.benchmark.preprocess import protein_clr_pca, rna_pca
 from scvi_contrastive.benchmark.result import MethodResult, measure_training
+from scvi_contrastive.data.peak_lsi import peak_lsi
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def run_wnn(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
     require(dataset, paired=True, other=("prot", "atac"))
     import muon as mu
 
-    other_embed = protein_clr_pca if dataset.other == "prot" else atac_lsi
+    other_embed = protein_clr_pca if dataset.other == "prot" else peak_lsi
     with measure_training() as cost:
         views = {}
         for mod, embed in (("rna", rna_pca), (dataset.other, other_embed)):

@@ -18,6 +18,7 @@ from scvi_contrastive.benchmark.peers._base import (
 from scvi_contrastive.benchmark.peers.unpaired_baselines import links_gene_activity
 from scvi_contrastive.benchmark.result import MethodResult, torch_device_name
 from scvi_contrastive.data.gene_activity import gene_activity
+from scvi_contrastive.data.peak_lsi import peak_lsi
 from scvi_contrastive.data.protein_to_gene import protein_to_gene
 from scvi_contrastive.model import BICLUM, SCMDCF
 
@@ -35,14 +36,22 @@ def _epochs_trained(model) -> int | None:
     return None
 
 
-def _fit(model_cls, mdata: md.MuData, other: str, settings: RunSettings, **setup_kwargs):
-    """Register the raw counts of RNA and ``other``, train with defaults.
+def _fit(
+    model_cls,
+    mdata: md.MuData,
+    other: str,
+    settings: RunSettings,
+    train_kwargs: dict | None = None,
+    **setup_kwargs,
+):
+    """Register the raw counts of RNA and ``other``, train with defaults (and ``train_kwargs``).
 
     Returns the model, the training cost and the setup time (registration and construction).
     """
     scvi.settings.seed = settings.seed
     model, setup = set_up_measured(model_cls, mdata, other, setup_kwargs)
-    return model, train_measured(model, settings, settings.epochs(None)), setup
+    cost = train_measured(model, settings, settings.epochs(None), **(train_kwargs or {}))
+    return model, cost, setup
 
 
 def _result(
@@ -77,32 +86,38 @@ def run_scmdcf(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult
     return setup.apply(cost.apply(result))
 
 
-def _biclum_mudata(dataset: BenchmarkDataset) -> tuple[md.MuData, str]:
+def _biclum_mudata(dataset: BenchmarkDataset) -> tuple[md.MuData, str, dict | None]:
     """Build the unpaired MuData BICLUM takes, the other modality put in gene space.
+
+    Returns the MuData, its ``feature_space`` and BICLUM's ``neighbors_obsm``.
 
     ATAC becomes gene activity: through the link table the data ship (their own
     ``gene_peak_links``, else Cell Ranger's ``peak_annotation``:
     :func:`~scvi_contrastive.benchmark.peers.unpaired_baselines.links_gene_activity`), the gene
-    space the naive baseline, CCA and GLUE get; else from the RNA genes' coordinates; with
-    neither, the peaks stay as they are (``"separate"``). Proteins keep their own feature space
-    (``"separate"``: the RNA encoder reads every gene), with each antibody that
-    :func:`protein_to_gene` maps to an RNA gene renamed to that gene so that the two pair in
-    the feature-level loss (the first of several antibodies of one gene, as CD45RA/CD45RO; the
-    others and unmapped ones keep their names).
+    space the naive baseline, CCA and GLUE get; else from the RNA genes' coordinates. The
+    peaks' LSI (:func:`~scvi_contrastive.data.peak_lsi.peak_lsi`, as for the ATAC LSI
+    baseline) is then stored in ``obsm["X_lsi"]`` and given as ``neighbors_obsm``, since the
+    encoder does not read the peaks themselves (GLUE's reads their LSI). With neither links
+    nor coordinates, the peaks stay as they are (``"separate"``), read by the encoder. Proteins
+    keep their own feature space (``"separate"``: the RNA encoder reads every gene), with each
+    antibody that :func:`protein_to_gene` maps to an RNA gene renamed to that gene so that the
+    two pair in the feature-level loss (the first of several antibodies of one gene, as
+    CD45RA/CD45RO; the others and unmapped ones keep their names).
     """
     rna = dataset.mdata["rna"].copy()
     other = dataset.mdata[dataset.other].copy()
     if dataset.other != "atac":
         other.var_names = _gene_named_antibodies(other, rna.var_names)
-        return md.MuData({"rna": rna, dataset.other: other}), "separate"
+        return md.MuData({"rna": rna, dataset.other: other}), "separate", None
     activity = links_gene_activity(other)
     if activity is None:
         if not _GENE_COORDINATES & set(rna.var.columns):
             # neither links nor gene coordinates (BMMC Multiome): peaks, matched by shape
-            return md.MuData({"rna": rna, "atac": other}), "separate"
+            return md.MuData({"rna": rna, "atac": other}), "separate", None
         activity = gene_activity(other, rna, layer="counts")
     activity.layers["counts"] = activity.X.copy()
-    return md.MuData({"rna": rna, "atac": activity}), "shared"
+    activity.obsm["X_lsi"] = peak_lsi(other)
+    return md.MuData({"rna": rna, "atac": activity}), "shared", {"atac": "X_lsi"}
 
 
 def _gene_named_antibodies(prot, genes) -> list[str]:
@@ -118,9 +133,23 @@ def _gene_named_antibodies(prot, genes) -> list[str]:
 def run_biclum(dataset: BenchmarkDataset, settings: RunSettings) -> MethodResult:
     """Our unpaired model: :class:`scvi_contrastive.model.BICLUM` with its defaults."""
     require(dataset, paired=False, other=("prot", "atac"))
-    mdata, feature_space = _biclum_mudata(dataset)
-    model, cost, setup = _fit(BICLUM, mdata, dataset.other, settings, feature_space=feature_space)
+    mdata, feature_space, neighbors_obsm = _biclum_mudata(dataset)
+    model, cost, setup = _fit(
+        BICLUM,
+        mdata,
+        dataset.other,
+        settings,
+        train_kwargs={"neighbors_obsm": neighbors_obsm},
+        feature_space=feature_space,
+    )
     order = mdata.obs_names.get_indexer(dataset.mdata.obs_names)
     latent = np.asarray(model.get_latent_representation())[order]
-    result = _result("BICLUM", model, settings, latent, feature_space=feature_space)
+    result = _result(
+        "BICLUM",
+        model,
+        settings,
+        latent,
+        feature_space=feature_space,
+        neighbors_obsm=neighbors_obsm,
+    )
     return setup.apply(cost.apply(result))
