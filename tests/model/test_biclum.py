@@ -4,11 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import scvi
+import torch
 from scipy import sparse
 
 from scvi_contrastive._constants import REGISTRY_KEYS
 from scvi_contrastive.dataloaders import UnpairedDataLoader
 from scvi_contrastive.model.biclum import BICLUM
+from scvi_contrastive.nn.contrastive import neighborhood_loss
 from scvi_contrastive.tools.joint_pca import joint_pca
 from scvi_contrastive.tools.neighbor_smoothing import smooth_along_neighbors
 
@@ -453,10 +455,6 @@ def _with_own_space(seed: int) -> md.MuData:
 
 def _own_neighborhood_loss(model: BICLUM, own: np.ndarray) -> float:
     """The neighbourhood term over all ATAC cells of the trained embedding."""
-    import torch
-
-    from scvi_contrastive.nn.contrastive import neighborhood_loss
-
     atac = model.adata.mod["atac"]
     z = model.get_latent_representation()[model.adata.obs_names.get_indexer(atac.obs_names)]
     return neighborhood_loss(
