@@ -361,7 +361,8 @@ class BICLUM(
                 "default (alignment is transductive). Hold some out, e.g. `train_size=0.9`, or "
                 "leave early stopping off."
             )
-        smallest = min(len(rows) for rows in self._modality_rows(self.adata_manager).values())
+        modality_rows = self._modality_rows(self.adata_manager)
+        smallest = min(len(rows) for rows in modality_rows.values())
         if batch_size > smallest:
             logger.info(
                 "batch_size %d is more than the smaller modality's %d cells; using %d.",
@@ -374,11 +375,11 @@ class BICLUM(
             max_epochs = int(np.clip(50 * 20_000 / self.adata.n_obs, 10, 50))
         _, count_keys = self._layout()
         datasplitter_kwargs = {
-            "modality_rows": self._modality_rows(self.adata_manager),
+            "modality_rows": modality_rows,
             "count_keys": count_keys,
             "pair_source": self._current_pairs,
             "pair_fraction": pair_fraction,
-            "neighbor_spaces": self._neighbor_spaces(neighbors_obsm),
+            "neighbor_spaces": self._neighbor_spaces(neighbors_obsm, modality_rows),
             **(datasplitter_kwargs or {}),
         }
         start = mnn_refresh_every if mnn_refresh_start is None else mnn_refresh_start
@@ -400,13 +401,15 @@ class BICLUM(
             **trainer_kwargs,
         )
 
-    def _neighbor_spaces(self, neighbors_obsm: dict[str, str] | None) -> dict[str, np.ndarray]:
+    def _neighbor_spaces(
+        self, neighbors_obsm: dict[str, str] | None, rows: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
         """Per modality of ``neighbors_obsm``, its own space aligned to the rows of the data.
 
-        Rows of cells the modality lacks stay zero; the loader never reads them.
+        ``rows`` are each modality's rows of the data. Rows of cells the modality lacks stay
+        zero; the loader never reads them.
         """
         self._check_own_obsm(self.adata, neighbors_obsm, "neighbors_obsm")
-        rows = self._modality_rows(self.adata_manager)
         spaces = {}
         for name, key in (neighbors_obsm or {}).items():
             own = _numeric_own_space(self._own_space(self.adata, name, rows[name], key), name, key)
