@@ -143,7 +143,8 @@ comparison.head(10)
 # are kept aside to score the transfer. The ATAC half also keeps its peaks' own view,
 # `peak_lsi` (TF-IDF and LSI, the first component, which follows sequencing depth, left out):
 # BICLUM reads the gene activity, and trained with `neighbors_obsm` it keeps the ATAC cells'
-# neighbourhoods of the peaks (README, *The peaks' neighbourhoods in training*).
+# neighbourhoods of the peaks and finds its first RNA-ATAC pairs with each ATAC cell averaged
+# over those neighbours (README, *The peaks' neighbourhoods in training*).
 
 # %%
 order = np.random.default_rng(0).permutation(mdata.n_obs)

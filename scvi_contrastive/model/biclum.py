@@ -35,8 +35,9 @@ from scvi_contrastive.model.label_transfer import LabelTransferMixin
 from scvi_contrastive.model.query import BilateralQueryMixin
 from scvi_contrastive.model.saving import SafeSaveLoadMixin
 from scvi_contrastive.module.bilateral import BilateralAlignmentModule
-from scvi_contrastive.tools.joint_pca import column_moments
+from scvi_contrastive.tools.joint_pca import JointPCA, column_moments
 from scvi_contrastive.tools.metacells import metacell_sketch
+from scvi_contrastive.tools.neighbor_smoothing import smooth_along_neighbors
 from scvi_contrastive.train.bilateral import MNNRefresh
 from scvi_contrastive.train.callbacks import with_default_callbacks
 from scvi_contrastive.train.plan import SyncedTrainingPlan
@@ -163,17 +164,17 @@ class BICLUM(
         self.mnn_k = mnn_k
         self.anchor_keep = anchor_keep
         self.sketch_cells = sketch_cells
-        names, count_keys = self._layout()
+        self.n_pcs = n_pcs
+        # A query model's start pairs come from the reference's latent space instead
+        # (:meth:`_prepare_query_model`).
+        self._start_in_latent = False
+        names, _ = self._layout()
         rows = self._modality_rows(self.adata_manager)
         columns = self._feature_columns()
-        normalized = {
-            name: self._normalized(count_keys[name], columns[name], rows[name]) for name in names
-        }
+        normalized = self._normalized_modalities(rows)
         moments = {name: column_moments(x) for name, x in normalized.items()}
         pairs = shared_feature_pairs(self._features())
-        embeddings, pca = initial_embeddings(
-            normalized, pairs, n_pcs, sketch_cells, random_state=settings.seed or 0
-        )
+        embeddings, pca = self._joint_pca(normalized)
         sketches = {
             name: metacell_sketch(
                 normalized[name],
@@ -257,6 +258,22 @@ class BICLUM(
             return NormalizedRows(counts, cell_positions(self.adata, modality)[rows], columns)
         return log_normalized_columns(counts, columns, rows)
 
+    def _normalized_modalities(self, rows: dict[str, np.ndarray]) -> dict:
+        """Per modality, its cells ``rows`` log-normalised on the features the model uses."""
+        _, count_keys = self._layout()
+        columns = self._feature_columns()
+        return {
+            name: self._normalized(key, columns[name], rows[name])
+            for name, key in count_keys.items()
+        }
+
+    def _joint_pca(self, normalized: dict) -> tuple[dict[str, np.ndarray], JointPCA | None]:
+        """Joint PCA coordinates of every cell, and the PCA (:func:`initial_embeddings`)."""
+        pairs = shared_feature_pairs(self._features())
+        return initial_embeddings(
+            normalized, pairs, self.n_pcs, self.sketch_cells, random_state=settings.seed or 0
+        )
+
     def _feature_columns(self) -> dict[str, np.ndarray]:
         """Positions, among each modality's registered features, of those the model uses."""
         _, count_keys = self._layout()
@@ -336,8 +353,12 @@ class BICLUM(
             (standardising the components, as ``mu.atac.tl.lsi`` does by default, gave noisy
             components the say of the leading ones and aligned less well). The loss is
             :func:`~scvi_contrastive.nn.contrastive.neighborhood_loss` with the module's
-            ``neighbor_weight`` (1.0) and ``neighbor_temperature`` (0.1). Only training reads
-            it: the getters, and new data given to them, do not need it.
+            ``neighbor_weight`` (1.0) and ``neighbor_temperature`` (0.1). Before the first
+            training the start pairs are also searched with each such modality's cells
+            smoothed along these neighbourhoods (their start coordinates moved halfway to
+            their 15 nearest neighbours' mean, as ``smooth_obsm`` moves the embedding; the
+            joint PCA is computed once more for it). Only training reads it: the getters, and
+            new data given to them, do not need it.
         datasplitter_kwargs
             Extra arguments of :class:`~scvi_contrastive.dataloaders.UnpairedDataSplitter`.
         plan_kwargs
@@ -374,12 +395,15 @@ class BICLUM(
         if max_epochs is None:
             max_epochs = int(np.clip(50 * 20_000 / self.adata.n_obs, 10, 50))
         _, count_keys = self._layout()
+        neighbor_spaces = self._neighbor_spaces(neighbors_obsm, modality_rows)
+        if neighbor_spaces and not self.is_trained_:
+            self._smooth_start_pairs(neighbor_spaces, modality_rows)
         datasplitter_kwargs = {
             "modality_rows": modality_rows,
             "count_keys": count_keys,
             "pair_source": self._current_pairs,
             "pair_fraction": pair_fraction,
-            "neighbor_spaces": self._neighbor_spaces(neighbors_obsm, modality_rows),
+            "neighbor_spaces": neighbor_spaces,
             **(datasplitter_kwargs or {}),
         }
         start = mnn_refresh_every if mnn_refresh_start is None else mnn_refresh_start
@@ -416,6 +440,32 @@ class BICLUM(
             spaces[name] = np.zeros((self.adata.n_obs, own.shape[1]), np.float32)
             spaces[name][rows[name]] = own
         return spaces
+
+    def _smooth_start_pairs(
+        self, spaces: dict[str, np.ndarray], rows: dict[str, np.ndarray]
+    ) -> None:
+        """Start pairs := MNN once each modality of ``spaces`` is smoothed along its own space.
+
+        The start coordinates (the joint PCA of the shared features; for a query model the
+        reference's latent space) of each such modality's cells are moved halfway towards the
+        mean of their 15 nearest neighbours in ``spaces``
+        (:func:`~scvi_contrastive.tools.neighbor_smoothing.smooth_along_neighbors`), and the
+        mutual nearest neighbours are searched there. Gene activity summed from a few reads per
+        gene places a cell less surely than its peaks place it among its neighbours, and its
+        averaged neighbourhood finds partners of the right type more often.
+        """
+        coordinates = self._start_coordinates(rows)
+        for name, space in spaces.items():
+            coordinates[name] = smooth_along_neighbors(coordinates[name], space[rows[name]])
+        self.initial_mnn_pairs_ = self._mnn_rows(coordinates, rows)
+        self.mnn_pairs_ = self.initial_mnn_pairs_
+
+    def _start_coordinates(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per modality, the coordinates of its cells ``rows`` the start pairs are found in."""
+        if self._start_in_latent:
+            return {name: self._embed(self.adata, name, r) for name, r in rows.items()}
+        coordinates, _ = self._joint_pca(self._normalized_modalities(rows))
+        return coordinates
 
     def _current_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         return self.mnn_pairs_[0], self.mnn_pairs_[1]

@@ -477,6 +477,25 @@ def test_training_keeps_the_neighbourhoods_of_an_own_space():
     assert losses[True] < losses[False] - 0.03
 
 
+def test_start_pairs_are_found_along_the_own_space_neighbourhoods():
+    cell_type = {}
+    for own_space in (None, {"atac": "X_own"}):
+        scvi.settings.seed = 0
+        mdata = _with_own_space(seed=0)
+        model = BICLUM(mdata, **SMALL)
+        constructed = model.initial_mnn_pairs_
+        model.train(max_epochs=1, batch_size=32, neighbors_obsm=own_space, **QUIET)
+        pairs = model.initial_mnn_pairs_
+        if own_space is None:
+            np.testing.assert_array_equal(pairs, constructed)
+        else:
+            np.testing.assert_array_equal(model.mnn_pairs_, pairs)
+        labels = mdata.obs["cell_type"].to_numpy()
+        cell_type[own_space is not None] = np.mean(labels[pairs[0]] == labels[pairs[1]])
+    # The thinned ATAC counts place a cell less surely than its own space's neighbours do.
+    assert cell_type[True] > cell_type[False] + 0.03
+
+
 def test_neighbors_obsm_errors_name_the_entry():
     mdata = _with_own_space(seed=1)
     model = BICLUM(mdata, **SMALL)

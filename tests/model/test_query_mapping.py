@@ -10,6 +10,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from scvi_contrastive.data import read_cite_seq
 from scvi_contrastive.model import BICLUM, SCMDCF
+from scvi_contrastive.model._biclum_anchors import SKETCH_CELLS, mnn_rows
+from scvi_contrastive.tools.neighbor_smoothing import smooth_along_neighbors
 
 RNA_ATAC = {"rna_layer": "rna", "atac_layer": "atac"}
 
@@ -195,6 +197,33 @@ def test_biclum_query_mapping_adapts_the_new_batch_only():
     transferred = query_model.transfer_labels()
     truth = query.mod["atac"].obs["cell_type"].reindex(transferred.index)
     assert (transferred["predicted"] == truth).mean() > 0.5
+
+
+def test_biclum_query_start_pairs_smoothed_in_the_reference_latent_space():
+    scvi.settings.seed = 0
+    reference = _unpaired_batch("reference", seed=1)
+    query = _unpaired_batch("query", seed=2)
+    atac = query.mod["atac"]
+    atac.obsm["X_own"] = np.random.default_rng(0).normal(size=(atac.n_obs, 5))
+    BICLUM.setup_mudata(reference, batch_key="batch", modalities=RNA_ATAC)
+    model = BICLUM(reference, n_latent=8, n_hidden=32, n_metacells=16, mnn_k=10)
+    model.train(max_epochs=5, batch_size=32, **TRAIN)
+    query_model = BICLUM.load_query_data(query, model)
+    latent = query_model.get_latent_representation()
+    obs_names = query_model.adata.obs_names
+    rows = {
+        name: np.flatnonzero(obs_names.isin(query.mod[name].obs_names)) for name in ("rna", "atac")
+    }
+    start = {name: latent[r] for name, r in rows.items()}
+    own = atac.obsm["X_own"][atac.obs_names.get_indexer(obs_names[rows["atac"]])]
+    start["atac"] = smooth_along_neighbors(start["atac"], own)
+    expected = mnn_rows(start, rows, k=10, sketch_cells=SKETCH_CELLS)
+
+    query_model.train(
+        max_epochs=1, batch_size=32, mnn_refresh_every=0, neighbors_obsm={"atac": "X_own"}, **TRAIN
+    )
+    # The query's start pairs come from the reference's latent space, not a joint PCA.
+    np.testing.assert_array_equal(query_model.mnn_pairs_, expected)
 
 
 def test_biclum_query_smaller_than_the_sketch_is_refused():
