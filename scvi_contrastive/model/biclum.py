@@ -64,8 +64,9 @@ class BICLUM(
       binomial on counts or squared error on standardised log-normalised values;
     - a cell-level NT-Xent loss pulling together cross-modal mutual nearest neighbours, found
       first in a joint PCA of the shared features (with none shared: a Gromov-Wasserstein match
-      of the two data sets' shapes) and then, every few epochs, also in the model's own latent
-      space;
+      of the two data sets' shapes; with :meth:`train`'s ``neighbors_obsm``, a modality's
+      cells smoothed along their own-space neighbours first) and then, every few epochs, also
+      in the model's own latent space;
     - a feature-level NT-Xent loss pulling together the two embeddings of each shared gene.
 
     Feature embeddings are computed from a fixed-size metacell sketch of each modality, not
