@@ -58,16 +58,13 @@ class BilateralGettersMixin:
             latent = smooth_along_neighbors(latent, space).astype(np.float32)
         return latent
 
-    def _check_smooth_obsm(
-        self, adata: AnnData | MuData, smooth_obsm: dict[str, str] | None
-    ) -> None:
-        """Raise before any inference unless every ``smooth_obsm`` entry can be looked up."""
-        self._check_own_obsm(adata, smooth_obsm, "smooth_obsm")
-
     def _check_own_obsm(
         self, adata: AnnData | MuData, own_obsm: dict[str, str] | None, argument: str
     ) -> None:
-        """Raise unless every ``{modality: obsm key}`` entry of ``argument`` can be looked up."""
+        """Raise unless every ``{modality: obsm key}`` entry of ``argument`` can be looked up.
+
+        Called before any inference (``smooth_obsm``) or training (``neighbors_obsm``).
+        """
         if own_obsm is None:
             return
         names, _ = self._layout()
@@ -121,7 +118,7 @@ class BilateralGettersMixin:
         ``(len(indices), n_latent)`` array in the order of ``indices``.
         """
         adata = self._validate_anndata(adata)
-        self._check_smooth_obsm(adata, smooth_obsm)
+        self._check_own_obsm(adata, smooth_obsm, "smooth_obsm")
         names, _ = self._layout()
         if modality != "joint" and modality not in names:
             raise ValueError(f"`modality` must be 'joint' or one of {names}, got {modality!r}.")

@@ -175,7 +175,7 @@ class BICLUM(
         normalized = self._normalized_modalities(rows)
         moments = {name: column_moments(x) for name, x in normalized.items()}
         pairs = shared_feature_pairs(self._features())
-        embeddings, pca = self._joint_pca(normalized)
+        embeddings, pca = self._joint_pca(normalized, pairs)
         sketches = {
             name: metacell_sketch(
                 normalized[name],
@@ -268,9 +268,13 @@ class BICLUM(
             for name, key in count_keys.items()
         }
 
-    def _joint_pca(self, normalized: dict) -> tuple[dict[str, np.ndarray], JointPCA | None]:
-        """Joint PCA coordinates of every cell, and the PCA (:func:`initial_embeddings`)."""
-        pairs = shared_feature_pairs(self._features())
+    def _joint_pca(
+        self, normalized: dict, pairs: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], JointPCA | None]:
+        """Joint PCA coordinates of every cell, and the PCA (:func:`initial_embeddings`).
+
+        ``pairs`` are the shared features' columns (:func:`shared_feature_pairs`).
+        """
         return initial_embeddings(
             normalized, pairs, self.n_pcs, self.sketch_cells, random_state=settings.seed or 0
         )
@@ -465,7 +469,8 @@ class BICLUM(
         """Per modality, the coordinates of its cells ``rows`` the start pairs are found in."""
         if self._start_in_latent:
             return {name: self._embed(self.adata, name, r) for name, r in rows.items()}
-        coordinates, _ = self._joint_pca(self._normalized_modalities(rows))
+        pairs = shared_feature_pairs(self._features())
+        coordinates, _ = self._joint_pca(self._normalized_modalities(rows), pairs)
         return coordinates
 
     def _current_pairs(self) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ class LabelTransferMixin:
     """``transfer_labels`` of a model embedding two modalities' cells in one latent space.
 
     Needs the model's ``_layout()`` (modality names, source first by default), its
-    ``_modality_rows(adata_manager)``, ``_check_smooth_obsm(adata, smooth_obsm)`` and
+    ``_modality_rows(adata_manager)``, ``_check_own_obsm(adata, own_obsm, argument)`` and
     ``_embed(adata, modality, rows, batch_size, smooth_obsm)``, as
     :class:`~scvi_contrastive.model.BICLUM` has them.
     """
@@ -51,7 +51,7 @@ class LabelTransferMixin:
         ``confidence`` (share of the ``k`` neighbours voting for it).
         """
         adata = self._validate_anndata(adata)
-        self._check_smooth_obsm(adata, smooth_obsm)
+        self._check_own_obsm(adata, smooth_obsm, "smooth_obsm")
         names, _ = self._layout()
         source = names[0] if source is None else source
         if source not in names:
