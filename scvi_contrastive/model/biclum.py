@@ -167,8 +167,9 @@ class BICLUM(
         self.sketch_cells = sketch_cells
         self.n_pcs = n_pcs
         # A query model's start pairs come from the reference's latent space instead
-        # (:meth:`_prepare_query_model`).
-        self._start_in_latent = False
+        # (:meth:`_prepare_query_model`); the trailing underscore saves it with the model, so
+        # that a query saved before training still starts there once loaded.
+        self.start_in_latent_ = False
         names, _ = self._layout()
         rows = self._modality_rows(self.adata_manager)
         columns = self._feature_columns()
@@ -467,7 +468,7 @@ class BICLUM(
 
     def _start_coordinates(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Per modality, the coordinates of its cells ``rows`` the start pairs are found in."""
-        if self._start_in_latent:
+        if self.start_in_latent_:
             return {name: self._embed(self.adata, name, r) for name, r in rows.items()}
         pairs = shared_feature_pairs(self._features())
         coordinates, _ = self._joint_pca(self._normalized_modalities(rows), pairs)

@@ -238,7 +238,7 @@ class BilateralQueryMixin(QueryMappingMixin):
     def _prepare_query_model(self, n_reference_batches: int) -> None:
         # The pairs saved with the reference index the reference's cells; find the query's in
         # the reference latent space instead of in a joint PCA of the query.
-        self._start_in_latent = True
+        self.start_in_latent_ = True
         self.initial_mnn_pairs_ = np.empty((2, 0), dtype=np.int64)
         self._refresh_mnn_pairs()
         self.initial_mnn_pairs_ = self.mnn_pairs_

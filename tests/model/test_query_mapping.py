@@ -199,7 +199,8 @@ def test_biclum_query_mapping_adapts_the_new_batch_only():
     assert (transferred["predicted"] == truth).mean() > 0.5
 
 
-def test_biclum_query_start_pairs_smoothed_in_the_reference_latent_space():
+@pytest.mark.parametrize("saved", [False, True])
+def test_biclum_query_start_pairs_smoothed_in_the_reference_latent_space(saved, tmp_path):
     scvi.settings.seed = 0
     reference = _unpaired_batch("reference", seed=1)
     query = _unpaired_batch("query", seed=2)
@@ -218,6 +219,9 @@ def test_biclum_query_start_pairs_smoothed_in_the_reference_latent_space():
     own = atac.obsm["X_own"][atac.obs_names.get_indexer(obs_names[rows["atac"]])]
     start["atac"] = smooth_along_neighbors(start["atac"], own)
     expected = mnn_rows(start, rows, k=10, sketch_cells=SKETCH_CELLS)
+    if saved:  # an untrained query saved, loaded and only then trained
+        query_model.save(tmp_path / "query")
+        query_model = BICLUM.load(tmp_path / "query", adata=query)
 
     query_model.train(
         max_epochs=1, batch_size=32, mnn_refresh_every=0, neighbors_obsm={"atac": "X_own"}, **TRAIN
