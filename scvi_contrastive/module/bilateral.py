@@ -176,7 +176,10 @@ class BilateralAlignmentModule(BaseModuleClass):
 
     def counts(self, tensors: dict, name: str) -> torch.Tensor:
         """The model's feature columns of modality ``name``'s counts in a minibatch."""
-        return tensors[name][REGISTRY_KEYS.X_KEY][:, getattr(self, f"columns_{name}")]
+        x = tensors[name][REGISTRY_KEYS.X_KEY]
+        # Inference outside Lightning (getters, the MNN refresh) hands over CPU minibatches
+        # while the column buffer lives with the module, on the GPU when it trains there.
+        return x[:, getattr(self, f"columns_{name}").to(x.device)]
 
     def _get_inference_input(self, tensors: dict, **kwargs) -> dict:
         names = [name for name in self.modality_names if name in tensors]
