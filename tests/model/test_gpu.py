@@ -1,7 +1,7 @@
 """Both models train on a GPU and give the same embedding once loaded on the CPU.
 
 CI has no GPU, so these tests run only where CUDA is available; the README (*Multi-GPU and
-clusters*) records their last run on one. They cover what CPU tests cannot: inference outside
+clusters*) records the GPU checks run so far. They cover what CPU tests cannot: inference outside
 Lightning's loop (the getters, BICLUM's anchor refresh during training) hands CPU minibatches
 to a module that lives on the GPU.
 """
@@ -13,8 +13,6 @@ from reliability_cases import CASES
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
-ACCELERATOR = "gpu"
-
 
 def _device_type(model) -> str:
     return next(model.module.parameters()).device.type
@@ -25,7 +23,7 @@ def test_trains_on_gpu_and_loads_on_cpu(name, tmp_path):
     case = CASES[name]
     model = case.model(batch_key="batch")
     # BICLUM's case refreshes its anchors every epoch: all cells embedded from inside training.
-    model.train(max_epochs=4, accelerator=ACCELERATOR, enable_progress_bar=False, **case.train)
+    model.train(max_epochs=4, accelerator="gpu", enable_progress_bar=False, **case.train)
     assert _device_type(model) != "cpu"
     latent = model.get_latent_representation()
     assert np.isfinite(latent).all()
