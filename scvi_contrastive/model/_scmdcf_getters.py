@@ -67,7 +67,8 @@ class FusionGettersMixin:
 
         Returns
         -------
-        ``(n_cells, n_latent)`` array.
+        ``(n_cells, d)`` array: ``d`` is ``module.n_joint`` for the joint embedding, else the
+        modality's ``module.n_latents[modality]``.
         """
         _check_data_or_dataloader(adata, indices, dataloader)
         if modality == "joint":

@@ -124,6 +124,8 @@ class SCMDCF(
     n_latent
         Dimension of each modality's embedding. The joint embedding has ``n_latent`` per
         modality with the default ``fusion="concat"`` (``n_latent`` with ``"attention"``).
+        The module argument ``n_latent_rna`` gives the RNA block its own width (the README's
+        fourteenth round: 32 helped on some sets and lowered BMMC Multiome).
     n_hidden
         Width of hidden layers.
     n_layers

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -77,15 +79,22 @@ class WeightedConcatFusion(nn.Module):
     Parameters
     ----------
     n_latent
-        Dimension of each modality embedding.
+        Dimension of each modality embedding, or one dimension per modality (blocks may
+        differ in width: the weights act on squared distances, not on dimensions).
     n_modalities
-        Number of modalities fused; the joint embedding has ``n_latent * n_modalities``
-        dimensions.
+        Number of modalities fused; the joint embedding has the sum of their dimensions.
     """
 
-    def __init__(self, n_latent: int, n_modalities: int):
+    def __init__(self, n_latent: int | Sequence[int], n_modalities: int):
         super().__init__()
-        self.n_output = n_latent * n_modalities
+        widths = [n_latent] * n_modalities if isinstance(n_latent, int) else list(n_latent)
+        if len(widths) != n_modalities:
+            raise ValueError(
+                f"`n_latent` must give one width per modality ({n_modalities}), got {widths}."
+            )
+        #: Width of each modality's block, in order.
+        self.widths = widths
+        self.n_output = sum(widths)
         self.register_buffer("weights", torch.full((n_modalities,), 1.0 / n_modalities))
         self.register_buffer("scales", torch.ones(n_modalities))
 

@@ -202,6 +202,20 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(with_data.get_latent_representation(), latent)
 
 
+def test_a_wider_rna_block_trains_and_round_trips(tmp_path):
+    mdata = setup(synthetic(), ("rna", "protein_expression", "accessibility"))
+    model = SCMDCF(mdata, n_latent=4, n_latent_rna=8, n_clusters=3)
+    model.train(max_epochs=3, **TRAIN)
+    latent = model.get_latent_representation()
+    assert latent.shape == (mdata.n_obs, 8 + 4 + 4) and np.isfinite(latent).all()
+    assert model.get_latent_representation(modality="rna").shape == (mdata.n_obs, 8)
+    assert model.get_latent_representation(modality="protein").shape == (mdata.n_obs, 4)
+    model.save(tmp_path / "model", save_anndata=True)
+    loaded = SCMDCF.load(tmp_path / "model")
+    assert loaded.module.n_latents == model.module.n_latents
+    np.testing.assert_array_equal(loaded.get_latent_representation(), latent)
+
+
 @pytest.mark.parametrize(
     ("corrupt", "message"),
     [
