@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import combinations
+from numbers import Integral
 from typing import Literal
 
 import torch
@@ -50,10 +51,20 @@ def modality_widths(
     """
     if n_latent_rna is None:
         n_latent_rna = n_latent
-    if isinstance(n_latent_rna, bool) or not isinstance(n_latent_rna, int) or n_latent_rna < 1:
+    elif MODALITIES.RNA not in modalities:
+        raise ValueError(
+            f"`n_latent_rna` sets the RNA block's width, but the modalities are {modalities}: "
+            "leave it None."
+        )
+    if (
+        isinstance(n_latent_rna, bool)
+        or not isinstance(n_latent_rna, Integral)
+        or n_latent_rna < 1
+    ):
         raise ValueError(
             f"`n_latent_rna` must be a positive integer or None, got {n_latent_rna!r}."
         )
+    n_latent_rna = int(n_latent_rna)
     if fusion != "concat" and n_latent_rna != n_latent:
         raise ValueError(
             f'`fusion="{fusion}"` mixes embeddings of equal width: `n_latent_rna` must equal '

@@ -103,6 +103,8 @@ def test_a_wider_rna_block_routes_each_block_by_its_own_width():
 def test_a_bad_rna_width_is_refused(n_latent_rna):
     with pytest.raises(ValueError, match="n_latent_rna"):
         ContrastiveFusionModule({"rna": 20, "atac": 30}, n_latent=4, n_latent_rna=n_latent_rna)
+    with pytest.raises(ValueError, match="leave it None"):
+        ContrastiveFusionModule({"protein": 8, "atac": 30}, n_latent=4, n_latent_rna=6)
     with pytest.raises(ValueError, match="equal width"):
         ContrastiveFusionModule(
             {"rna": 20, "atac": 30}, n_latent=4, n_latent_rna=6, fusion="attention"
