@@ -99,10 +99,13 @@ def test_a_wider_rna_block_routes_each_block_by_its_own_width():
     assert set(module._contrastive(out, torch.zeros(6, 1))) == {"rna_atac"}
 
 
-@pytest.mark.parametrize("n_latent_rna", [0, 2.5, "8"])
+@pytest.mark.parametrize("n_latent_rna", [0, 2.5, "8", True])
 def test_a_bad_rna_width_is_refused(n_latent_rna):
-    with pytest.raises(ValueError, match="n_latent_rna"):
+    with pytest.raises(ValueError, match="must be a positive integer"):
         ContrastiveFusionModule({"rna": 20, "atac": 30}, n_latent=4, n_latent_rna=n_latent_rna)
+
+
+def test_an_rna_width_without_rna_or_beside_attention_is_refused():
     with pytest.raises(ValueError, match="leave it None"):
         ContrastiveFusionModule({"protein": 8, "atac": 30}, n_latent=4, n_latent_rna=6)
     with pytest.raises(ValueError, match="equal width"):
@@ -121,6 +124,7 @@ def test_a_model_saved_with_one_projection_head_loads_as_trained():
     state.update({f"projection.{k}": v for k, v in shared.items()})
     loaded = ContrastiveFusionModule({"rna": 20, "atac": 30}, n_latent=4)
     loaded.load_state_dict(state)
+    assert loaded.projections["rna"] is loaded.projections["atac"]
     for m in ("rna", "atac"):
         torch.testing.assert_close(loaded.projections[m].weight, shared["weight"])
         torch.testing.assert_close(loaded.projections[m].bias, shared["bias"])
