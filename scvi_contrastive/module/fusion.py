@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from itertools import combinations
-from numbers import Integral
 from typing import Literal
 
 import torch
@@ -12,6 +11,7 @@ from torch import nn
 from torch.distributions import Normal, kl_divergence
 
 from .._constants import COUNT_KEYS, MODALITIES, REGISTRY_KEYS
+from ..data.argument_checks import check_count_argument
 from ..nn.contrastive import info_nce_loss, mutual_information_loss, scale_gradient
 from ..nn.dec import DECHead, clustering_loss, target_distribution
 from ..nn.decoders import MultiHeadDecoder
@@ -56,14 +56,7 @@ def modality_widths(
             f"`n_latent_rna` sets the RNA block's width, but the modalities are {modalities}: "
             "leave it None."
         )
-    if (
-        isinstance(n_latent_rna, bool)
-        or not isinstance(n_latent_rna, Integral)
-        or n_latent_rna < 1
-    ):
-        raise ValueError(
-            f"`n_latent_rna` must be a positive integer or None, got {n_latent_rna!r}."
-        )
+    check_count_argument(n_latent_rna, "n_latent_rna", 1)
     n_latent_rna = int(n_latent_rna)
     if fusion != "concat" and n_latent_rna != n_latent:
         raise ValueError(

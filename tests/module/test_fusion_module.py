@@ -99,9 +99,17 @@ def test_a_wider_rna_block_routes_each_block_by_its_own_width():
     assert set(module._contrastive(out, torch.zeros(6, 1))) == {"rna_atac"}
 
 
-@pytest.mark.parametrize("n_latent_rna", [0, 2.5, "8", True])
-def test_a_bad_rna_width_is_refused(n_latent_rna):
-    with pytest.raises(ValueError, match="must be a positive integer"):
+@pytest.mark.parametrize(
+    ("n_latent_rna", "error", "message"),
+    [
+        (0, ValueError, "at least 1"),
+        (2.5, TypeError, "integer"),
+        ("8", TypeError, "integer"),
+        (True, TypeError, "integer"),
+    ],
+)
+def test_a_bad_rna_width_is_refused(n_latent_rna, error, message):
+    with pytest.raises(error, match=f"`n_latent_rna` must be .*{message}"):
         ContrastiveFusionModule({"rna": 20, "atac": 30}, n_latent=4, n_latent_rna=n_latent_rna)
 
 
