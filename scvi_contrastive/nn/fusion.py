@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import torch
 from torch import nn
@@ -87,7 +88,7 @@ class WeightedConcatFusion(nn.Module):
 
     def __init__(self, n_latent: int | Sequence[int], n_modalities: int):
         super().__init__()
-        widths = [n_latent] * n_modalities if isinstance(n_latent, int) else list(n_latent)
+        widths = [n_latent] * n_modalities if isinstance(n_latent, Integral) else list(n_latent)
         if len(widths) != n_modalities:
             raise ValueError(
                 f"`n_latent` must give one width per modality ({n_modalities}), got {widths}."

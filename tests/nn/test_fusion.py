@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -48,6 +49,14 @@ def test_weighted_concat_blocks_follow_weights_scales_and_measured_modalities():
     # The unmeasured modality's block is zero and its weight goes to the measured one.
     torch.testing.assert_close(joint[1, 2:], torch.zeros(2))
     torch.testing.assert_close(weights, torch.tensor([[0.75, 0.25], [1.0, 0.0]]))
+
+
+@pytest.mark.parametrize(
+    ("n_latent", "widths"), [(np.int64(3), [3, 3]), ((4, 2), [4, 2]), (3, [3, 3])]
+)
+def test_weighted_concat_takes_one_width_or_one_per_modality(n_latent, widths):
+    fusion = WeightedConcatFusion(n_latent=n_latent, n_modalities=2)
+    assert fusion.widths == widths and fusion.n_output == sum(widths)
 
 
 def test_cluster_fit_weights_favour_the_view_that_fits_the_clusters():
