@@ -53,7 +53,10 @@ def lower_bound_pins(pyproject: Path = Path("pyproject.toml")) -> list[str]:
     for requirement in dependencies:
         match = re.fullmatch(r"([A-Za-z0-9_.\-]+)>=([^,;\s]+)", requirement)
         if match is None:
-            raise ValueError(f"{requirement!r} in {pyproject} has no single `>=` lower bound.")
+            raise ValueError(
+                f"{requirement!r} in {pyproject} has no single lower bound: write it as "
+                "`name>=version`, with the oldest version the tests pass with."
+            )
         pins.append(f"{match[1]}=={match[2]}")
     return pins
 
